@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkvmon — IDS offloading for KVM/QEMU.
+ *
+ * One public header. Handles are opaque. Functions return -1 or NULL on
+ * failure; the reason is then available from kvmon_get_error() and
+ * kvmon_get_errno() in the same thread. The library never prints and never
+ * exits: diagnostics go to the callback set with kvmon_set_log().
+ *
+ * Everything the library reads from a guest (memory, disk, QMP replies of a
+ * compromised QEMU) is treated as hostile: bounded, checked, never trusted.
+ * The library never writes into guest memory or guest disks.
+ */
+#ifndef KVMON_H
+#define KVMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KVMON_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define KVMON_API __attribute__((visibility("default")))
+#else
+#define KVMON_API
+#endif
+
+/* ------------------------------------------------------------------ errors */
+
+/* Message describing the last failure in this thread (never NULL). */
+KVMON_API const char *kvmon_get_error(void);
+/* errno value of the last failure in this thread (0 if none was set). */
+KVMON_API int kvmon_get_errno(void);
+
+enum kvmon_log_level {
+	KVMON_LOG_ERROR = 0,
+	KVMON_LOG_WARN = 1,
+	KVMON_LOG_INFO = 2,
+	KVMON_LOG_DEBUG = 3,
+};
+
+typedef void (*kvmon_log_fn)(void *opaque, int level, const char *msg);
+
+/* Process-wide log sink; messages above max_level are not formatted. */
+KVMON_API void kvmon_set_log(kvmon_log_fn fn, void *opaque, int max_level);
+
+/* Free a string or buffer returned by the library. */
+KVMON_API void kvmon_free(void *p);
+
+/* -------------------------------------------------------------------- QMP */
+
+struct kvmon_qmp;
+
+/* Limits a QMP connection enforces on the peer (QEMU may be compromised). */
+#define KVMON_QMP_DEFAULT_TIMEOUT_MS 10000
+#define KVMON_QMP_DEFAULT_MAX_MESSAGE (8u << 20)
+#define KVMON_QMP_MAX_EVENTS 1024
+
+/*
+ * Connect to a QMP unix socket, read the greeting and negotiate
+ * capabilities. timeout_ms bounds the whole handshake and becomes the
+ * default timeout of later commands (<= 0: KVMON_QMP_DEFAULT_TIMEOUT_MS).
+ */
+KVMON_API struct kvmon_qmp *kvmon_qmp_connect(const char *socket_path, int timeout_ms);
+/* Same over an already-connected stream socket; takes ownership of fd. */
+KVMON_API struct kvmon_qmp *kvmon_qmp_connect_fd(int fd, int timeout_ms);
+KVMON_API void kvmon_qmp_close(struct kvmon_qmp *qmp);
+
+KVMON_API int kvmon_qmp_set_timeout(struct kvmon_qmp *qmp, int timeout_ms);
+/* Largest message accepted from the peer; larger ones fail the connection. */
+KVMON_API int kvmon_qmp_set_max_message(struct kvmon_qmp *qmp, size_t bytes);
+
+/* QEMU version from the greeting, e.g. "7.2.22". */
+KVMON_API const char *kvmon_qmp_qemu_version(const struct kvmon_qmp *qmp);
+/* pid of the process on the other end of the socket, or -1 if unknown. */
+KVMON_API pid_t kvmon_qmp_peer_pid(const struct kvmon_qmp *qmp);
+
+/*
+ * Run a QMP command. args_json is a JSON object text or NULL. On success
+ * returns 0 and, if reply_json is not NULL, stores the JSON text of the
+ * "return" member (free with kvmon_free). A QMP error reply returns -1 with
+ * errno EREMOTEIO and the error text "<class>: <desc>". Events that arrive
+ * meanwhile are queued for kvmon_qmp_next_event().
+ */
+KVMON_API int kvmon_qmp_execute(struct kvmon_qmp *qmp, const char *command,
+		      const char *args_json, char **reply_json);
+
+/* HMP command through human-monitor-command; *output is its text. */
+KVMON_API int kvmon_qmp_hmp(struct kvmon_qmp *qmp, const char *command_line,
+		  char **output);
+
+/*
+ * Next asynchronous event as JSON text. Returns 1 and sets *event_json,
+ * 0 on timeout (timeout_ms 0 = poll, < 0 = connection default), -1 on error.
+ */
+KVMON_API int kvmon_qmp_next_event(struct kvmon_qmp *qmp, int timeout_ms,
+			 char **event_json);
+/* Events dropped because the queue was full (KVMON_QMP_MAX_EVENTS). */
+KVMON_API uint64_t kvmon_qmp_events_dropped(const struct kvmon_qmp *qmp);
+
+/* --------------------------------------------------------------------- VMs */
+
+struct kvmon_vm_config;
+struct kvmon_vm;
+
+/* Run directory holding one subdirectory per VM kvmon started. */
+KVMON_API const char *kvmon_default_rundir(void);
+
+KVMON_API struct kvmon_vm_config *kvmon_vm_config_new(const char *name);
+KVMON_API void kvmon_vm_config_free(struct kvmon_vm_config *cfg);
+/* String options: "rundir", "qemu" (binary), "kernel", "initrd", "append",
+ * "disk" (qcow2 or raw), "accel" ("tcg" or "kvm"), "mem-dir" (directory of
+ * the shared RAM file: /dev/shm by default, or a hugetlbfs mount). */
+KVMON_API int kvmon_vm_config_set(struct kvmon_vm_config *cfg, const char *key,
+			const char *value);
+/* Numeric options: "memory-mb", "cpus", "http-port" (host port forwarded
+ * to guest port 80; 0 = pick a free one, -1 = none), "control" (1 = add the
+ * test-control virtio-serial port), "disk-overlay" (1 = guest writes go to a
+ * per-run overlay, the given disk is never written). */
+KVMON_API int kvmon_vm_config_set_int(struct kvmon_vm_config *cfg, const char *key,
+			    long long value);
+
+/* Launch QEMU as configured; returns once QMP answers. */
+KVMON_API struct kvmon_vm *kvmon_vm_start(const struct kvmon_vm_config *cfg);
+/* Open a VM that kvmon started (rundir NULL = default). */
+KVMON_API struct kvmon_vm *kvmon_vm_open(const char *rundir, const char *name);
+/* Attach to any running QEMU through its QMP socket. */
+KVMON_API struct kvmon_vm *kvmon_vm_attach(const char *qmp_socket);
+
+enum kvmon_stop_flags {
+	KVMON_STOP_GRACEFUL = 1, /* system_powerdown first, then quit */
+};
+/* Stop the VM and, for VMs kvmon started, remove their run state. */
+KVMON_API int kvmon_vm_stop(struct kvmon_vm *vm, unsigned flags, int timeout_ms);
+/*
+ * Close the VM's QMP connection; the next call that needs QMP reconnects.
+ * QEMU serves one client per QMP socket, so a long-lived handle should
+ * disconnect when idle to let other tools in.
+ */
+KVMON_API void kvmon_vm_disconnect(struct kvmon_vm *vm);
+/* Release the handle; the VM keeps running. */
+KVMON_API void kvmon_vm_close(struct kvmon_vm *vm);
+
+KVMON_API const char *kvmon_vm_name(const struct kvmon_vm *vm);
+KVMON_API pid_t kvmon_vm_pid(const struct kvmon_vm *vm);
+KVMON_API struct kvmon_qmp *kvmon_vm_qmp(struct kvmon_vm *vm);
+/* Path of a run-state file kvmon recorded: "console", "control", "qmp",
+ * "ram", "disk"; NULL when unknown (e.g. attached VMs). */
+KVMON_API const char *kvmon_vm_path(const struct kvmon_vm *vm, const char *what);
+/* Host port forwarded to the guest's port 80, or -1. */
+KVMON_API int kvmon_vm_http_port(const struct kvmon_vm *vm);
+
+/*
+ * Wait until the VM's serial console log (VMs kvmon started) contains text.
+ * The log is guest output: it is scanned in bounded chunks. Returns 0 when
+ * found, -1 with ETIMEDOUT after timeout_ms, or ESRCH if QEMU exits.
+ */
+KVMON_API int kvmon_vm_wait_console(struct kvmon_vm *vm, const char *text,
+				    int timeout_ms);
+
+/* One contiguous range of guest-physical RAM and where it lives. */
+struct kvmon_ram_range {
+	uint64_t gpa;            /* guest-physical start */
+	uint64_t size;           /* bytes */
+	uint64_t backend_offset; /* offset inside the RAM backend */
+	char backend[64];        /* memory backend / RAM block name */
+};
+
+/*
+ * Guest-physical RAM layout as QEMU reports it (never assumed).
+ * Fills up to max ranges, stores the total count in *count.
+ */
+KVMON_API int kvmon_vm_ram_layout(struct kvmon_vm *vm, struct kvmon_ram_range *out,
+			size_t max, size_t *count);
+
+/* Everything kvmon knows about the VM, as a JSON object (schema in
+ * docs/json-schema.md). Free with kvmon_free. */
+KVMON_API int kvmon_vm_info_json(struct kvmon_vm *vm, char **json);
+
+/* ------------------------------------------------- guest-physical memory */
+
+struct kvmon_mem;
+
+/* Read-only access to the guest's RAM through its shared memory file. */
+KVMON_API struct kvmon_mem *kvmon_mem_open(struct kvmon_vm *vm);
+KVMON_API void kvmon_mem_close(struct kvmon_mem *mem);
+/* Backend in use: "file". */
+KVMON_API const char *kvmon_mem_backend(const struct kvmon_mem *mem);
+/* Total guest RAM bytes. */
+KVMON_API uint64_t kvmon_mem_size(const struct kvmon_mem *mem);
+/* Copy len bytes at guest-physical gpa; fails (EFAULT) if any byte is not
+ * RAM. */
+KVMON_API int kvmon_mem_read_phys(struct kvmon_mem *mem, uint64_t gpa, void *buf,
+			size_t len);
+/*
+ * Search guest RAM from gpa `from` upwards for needle. Returns 1 and sets
+ * *found_gpa, 0 if not found, -1 on error. Matches spanning two RAM ranges
+ * are not reported.
+ */
+KVMON_API int kvmon_mem_find(struct kvmon_mem *mem, uint64_t from, const void *needle,
+		   size_t needle_len, uint64_t *found_gpa);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KVMON_H */

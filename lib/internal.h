@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal helpers shared by libkvmon's files; not installed. */
+#ifndef KVMON_INTERNAL_H
+#define KVMON_INTERNAL_H
+
+#include "kvmon.h"
+
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#define KVMON_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* error.c: record the failure for kvmon_get_error(); always returns -1. */
+int kvmon_set_error(int err, const char *fmt, ...) KVMON_PRINTF(2, 3);
+/* Prefix the current error with context ("context: old message"). */
+int kvmon_error_prefix(const char *fmt, ...) KVMON_PRINTF(1, 2);
+void kvmon_log(int level, const char *fmt, ...) KVMON_PRINTF(2, 3);
+
+/* util.c */
+int64_t kvmon_now_ms(void);
+/* Milliseconds left until deadline (>= 0), for poll(). */
+int kvmon_ms_left(int64_t deadline);
+char *kvmon_strdup(const char *s);
+char *kvmon_asprintf(const char *fmt, ...) KVMON_PRINTF(1, 2);
+/* Bounded copy that always NUL-terminates; -1 (ENAMETOOLONG) if cut. */
+int kvmon_strlcpy(char *dst, const char *src, size_t size);
+/* Read a whole small file (at most max bytes) as a NUL-terminated string. */
+char *kvmon_read_file(const char *path, size_t max, size_t *len);
+/* Write a file atomically (temp + fsync + rename). */
+int kvmon_write_file_atomic(const char *path, const char *data, size_t len);
+/* Remove a directory tree we created (no symlink following). */
+int kvmon_rmtree(const char *path);
+/* mkdir -p with the given mode. */
+int kvmon_mkdirs(const char *path, mode_t mode);
+/* Is pid alive (and not a zombie)? */
+bool kvmon_pid_alive(pid_t pid);
+/* Name valid for a VM: [A-Za-z0-9_.-]{1,32}, not starting with '.' */
+bool kvmon_valid_name(const char *name);
+
+/* qmp.c: json-c level interface used inside the library. */
+int kvmon_qmp_call(struct kvmon_qmp *qmp, const char *command,
+		   struct json_object *args, struct json_object **ret);
+int kvmon_qmp_call_timeout(struct kvmon_qmp *qmp, const char *command,
+			   struct json_object *args, struct json_object **ret,
+			   int timeout_ms);
+
+/* mtree.c: parse `info mtree -f` text into RAM ranges (pure; fuzzed). */
+int kvmon_parse_mtree(const char *text, size_t len,
+		      struct kvmon_ram_range *out, size_t max, size_t *count);
+
+/* Upper bound on RAM ranges we track for one VM. */
+#define KVMON_MAX_RAM_RANGES 64
+
+#endif

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Shared pieces of the kvmon command-line tool. */
+#ifndef KVMON_CLI_H
+#define KVMON_CLI_H
+
+#include "kvmon.h"
+
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdbool.h>
+
+/* Documented exit codes (docs/cli.md). */
+enum { EXIT_OK = 0, EXIT_FINDINGS = 1, EXIT_ERROR = 2 };
+
+#define DEFAULT_VM_NAME "guest"
+#define GUEST_READY_LINE "KVMON-GUEST-READY"
+
+/* Options every VM-facing command takes. */
+struct cli {
+	const char *prog;    /* "kvmon vm start" etc., for messages */
+	bool json;
+	const char *name;
+	const char *qmp;
+	const char *rundir;
+	int timeout_s;
+};
+
+/* Long options shared by VM-facing commands; codes >= 0x100. */
+enum {
+	OPT_JSON = 0x100, OPT_NAME, OPT_QMP, OPT_RUNDIR, OPT_HELP, OPT_TIMEOUT,
+	OPT_FIRST_LOCAL = 0x200,
+};
+#define COMMON_LONG_OPTS                                             \
+	{ "json", no_argument, NULL, OPT_JSON },                     \
+	{ "name", required_argument, NULL, OPT_NAME },               \
+	{ "qmp", required_argument, NULL, OPT_QMP },                 \
+	{ "rundir", required_argument, NULL, OPT_RUNDIR },           \
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },         \
+	{ "help", no_argument, NULL, OPT_HELP }
+#define COMMON_HELP                                                          \
+	"  --name NAME      VM kvmon started (default: " DEFAULT_VM_NAME ")\n" \
+	"  --qmp SOCKET     any QEMU, through its QMP unix socket\n"          \
+	"  --rundir DIR     run directory (default: $KVMON_RUNDIR or /run/kvmon)\n" \
+	"  --timeout SEC    give up after SEC seconds\n"                     \
+	"  --json           machine-readable output on stdout\n"             \
+	"  --help           this text\n"
+
+/* Handle a shared option; returns 1 if handled, 0 if not, -1 on error. */
+int cli_common_opt(struct cli *c, int opt, const char *optarg_);
+void cli_init(struct cli *c, const char *prog);
+/* Open the VM the user named (by --qmp, else --name). */
+struct kvmon_vm *cli_open_vm(struct cli *c);
+/* Report a failure: message on stderr, {"error":...} on stdout with --json. */
+int cli_fail(const struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Report the library's last error with context. */
+int cli_lib_fail(const struct cli *c, const char *what);
+/* Print a JSON object (and release it). */
+void cli_emit(struct json_object *o);
+/* Parse JSON text from the library into an object (NULL on bad text). */
+struct json_object *cli_parse(const char *text);
+/* Progress line on a terminal only (no-op when stderr is not a tty). */
+void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_progress_done(void);
+int cli_usage_error(const struct cli *c, const char *usage);
+
+/* guest.c: the bundled test guest. */
+const char *guest_dir(void);
+/* Build the bundled guest if it is missing or out of date. */
+int guest_ensure(bool quiet);
+/* Fill a VM config with the bundled guest's kernel, initrd and disk. */
+int guest_configure(struct kvmon_vm_config *cfg);
+
+/* Human-readable view of kvmon_vm_info_json(). */
+void vm_info_print(struct json_object *info);
+
+int cmd_vm(int argc, char **argv);
+int cmd_qmp(int argc, char **argv);
+int cmd_mem(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_guest(int argc, char **argv);
+
+#endif

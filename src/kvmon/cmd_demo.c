@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * kvmon demo: the main job on the bundled test VM. Builds the guest if
+ * needed, boots it, shows what KVMonitor sees of it from outside, and
+ * stops it again (also on Ctrl-C).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char demo_usage[] =
+	"Usage: kvmon demo [OPTIONS]\n"
+	"Build the bundled test VM if needed, boot it, print what KVMonitor\n"
+	"sees of it from outside (QMP, guest RAM), then shut it down.\n"
+	"  --keep           leave the VM running afterwards\n"
+	"  --accel tcg|kvm  accelerator (default tcg)\n"
+	COMMON_HELP
+	"Exit: 0 ok, 2 error.\n";
+
+enum { OPT_KEEP = OPT_FIRST_LOCAL, OPT_ACCEL };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Wait for the ready line in short slices so Ctrl-C is honoured. */
+static int wait_ready(struct kvmon_vm *vm, int timeout_s)
+{
+	int64_t start = now_ms();
+
+	while (!interrupted) {
+		if (kvmon_vm_wait_console(vm, GUEST_READY_LINE, 500) == 0)
+			return 0;
+		if (kvmon_get_errno() != ETIMEDOUT)
+			return -1;
+		if (now_ms() - start > (int64_t)timeout_s * 1000)
+			return -1;
+		cli_progress("booting the guest under %s... %.1f s", "QEMU",
+			     (double)(now_ms() - start) / 1000.0);
+	}
+	errno = EINTR;
+	return -1;
+}
+
+/* Copy the printable string at gpa (up to max-1 bytes). */
+static void read_cstring(struct kvmon_mem *m, uint64_t gpa, char *out,
+			 size_t max)
+{
+	size_t i;
+
+	out[0] = '\0';
+	if (kvmon_mem_read_phys(m, gpa, out, max - 1) < 0)
+		return;
+	for (i = 0; i < max - 1; i++)
+		if (out[i] == '\0' || out[i] == '\n' || (unsigned char)out[i] < 0x20 ||
+		    (unsigned char)out[i] > 0x7e)
+			break;
+	out[i] = '\0';
+}
+
+/* What guest RAM shows: the kernel banner and the VMCOREINFO note. */
+static struct json_object *inspect_ram(struct kvmon_vm *vm, bool print)
+{
+	struct json_object *o = json_object_new_object();
+	struct kvmon_mem *m = kvmon_mem_open(vm);
+	char text[256];
+	uint64_t at;
+
+	if (!m) {
+		json_object_object_add(o, "error",
+				       json_object_new_string(kvmon_get_error()));
+		if (print)
+			printf("guest RAM: %s\n", kvmon_get_error());
+		return o;
+	}
+	json_object_object_add(o, "backend", json_object_new_string(kvmon_mem_backend(m)));
+	json_object_object_add(o, "size", json_object_new_uint64(kvmon_mem_size(m)));
+	if (print)
+		printf("\nFrom guest RAM (%s backend, %llu MiB, read-only):\n",
+		       kvmon_mem_backend(m),
+		       (unsigned long long)(kvmon_mem_size(m) >> 20));
+	if (kvmon_mem_find(m, 0, "Linux version ", 14, &at) == 1) {
+		read_cstring(m, at, text, sizeof(text));
+		json_object_object_add(o, "banner_gpa", json_object_new_uint64(at));
+		json_object_object_add(o, "banner", json_object_new_string(text));
+		if (print)
+			printf("  kernel banner at 0x%llx:\n    %s\n",
+			       (unsigned long long)at, text);
+	}
+	if (kvmon_mem_find(m, 0, "OSRELEASE=", 10, &at) == 1) {
+		read_cstring(m, at, text, sizeof(text));
+		json_object_object_add(o, "vmcoreinfo_gpa", json_object_new_uint64(at));
+		json_object_object_add(o, "osrelease",
+				       json_object_new_string(text + 10));
+		if (print)
+			printf("  VMCOREINFO at 0x%llx: %s\n", (unsigned long long)at,
+			       text);
+	}
+	kvmon_mem_close(m);
+	return o;
+}
+
+static struct kvmon_vm *boot(struct cli *c, const char *accel, int64_t *boot_ms)
+{
+	struct kvmon_vm_config *cfg = kvmon_vm_config_new(c->name);
+	struct kvmon_vm *vm = NULL;
+	int64_t t0;
+
+	if (!cfg || guest_configure(cfg) < 0 ||
+	    (c->rundir && kvmon_vm_config_set(cfg, "rundir", c->rundir) < 0) ||
+	    (accel && kvmon_vm_config_set(cfg, "accel", accel) < 0)) {
+		kvmon_vm_config_free(cfg);
+		cli_lib_fail(c, "configuration");
+		return NULL;
+	}
+	cli_progress("starting QEMU...");
+	t0 = now_ms();
+	vm = kvmon_vm_start(cfg);
+	kvmon_vm_config_free(cfg);
+	if (!vm) {
+		cli_lib_fail(c, "start");
+		return NULL;
+	}
+	if (wait_ready(vm, c->timeout_s ? c->timeout_s : 180) < 0) {
+		if (interrupted)
+			cli_fail(c, "interrupted");
+		else
+			cli_lib_fail(c, "boot");
+		kvmon_vm_stop(vm, 0, 5000);
+		return NULL;
+	}
+	*boot_ms = now_ms() - t0;
+	cli_progress_done();
+	return vm;
+}
+
+int cmd_demo(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_LONG_OPTS,
+		{ "keep", no_argument, NULL, OPT_KEEP },
+		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ 0 }
+	};
+	struct json_object *out, *info;
+	struct sigaction sa = { .sa_handler = on_signal };
+	const char *accel = NULL;
+	struct kvmon_vm *vm;
+	bool keep = false;
+	int64_t boot_ms = 0;
+	char *json = NULL;
+	struct cli c;
+	int opt, rc;
+
+	cli_init(&c, "kvmon demo");
+	c.name = "demo";
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((rc = cli_common_opt(&c, opt, optarg)) < 0)
+			return EXIT_ERROR;
+		if (rc)
+			continue;
+		switch (opt) {
+		case OPT_HELP: fputs(demo_usage, stdout); return EXIT_OK;
+		case OPT_KEEP: keep = true; break;
+		case OPT_ACCEL: accel = optarg; break;
+		default: return cli_usage_error(&c, demo_usage);
+		}
+	}
+	if (optind != argc || c.qmp)
+		return cli_usage_error(&c, demo_usage);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (guest_ensure(c.json) < 0)
+		return cli_fail(&c, "the bundled guest is not available");
+	vm = boot(&c, accel, &boot_ms);
+	if (!vm)
+		return EXIT_ERROR;
+	if (kvmon_vm_info_json(vm, &json) < 0) {
+		rc = cli_lib_fail(&c, "info");
+		kvmon_vm_stop(vm, 0, 10000);
+		return rc;
+	}
+	info = cli_parse(json);
+	kvmon_free(json);
+	if (!c.json) {
+		printf("Guest booted in %.1f s. What KVMonitor sees from outside:\n\n",
+		       (double)boot_ms / 1000.0);
+		vm_info_print(info);
+	}
+	out = json_object_new_object();
+	json_object_object_add(out, "boot_ms", json_object_new_int64(boot_ms));
+	json_object_object_add(out, "vm", info);
+	json_object_object_add(out, "memory", inspect_ram(vm, !c.json));
+	rc = EXIT_OK;
+	if (keep) {
+		json_object_object_add(out, "kept_running", json_object_new_boolean(1));
+		if (!c.json)
+			printf("\nVM '%s' left running: stop it with "
+			       "'kvmon vm stop --name %s'\n", c.name, c.name);
+		kvmon_vm_close(vm);
+	} else {
+		cli_progress("stopping the VM...");
+		if (kvmon_vm_stop(vm, 0, 10000) < 0)
+			rc = cli_lib_fail(&c, "stop");
+		cli_progress_done();
+		if (!c.json && rc == EXIT_OK)
+			printf("\nVM stopped; its run state was removed.\n");
+	}
+	if (c.json)
+		cli_emit(out);
+	else
+		json_object_put(out);
+	return rc;
+}

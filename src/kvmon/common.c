@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Option handling, VM selection and output shared by all commands. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void cli_init(struct cli *c, const char *prog)
+{
+	memset(c, 0, sizeof(*c));
+	c->prog = prog;
+	c->name = DEFAULT_VM_NAME;
+	c->timeout_s = 0;
+}
+
+int cli_common_opt(struct cli *c, int opt, const char *arg)
+{
+	char *end;
+	long v;
+
+	switch (opt) {
+	case OPT_JSON:
+		c->json = true;
+		return 1;
+	case OPT_NAME:
+		c->name = arg;
+		return 1;
+	case OPT_QMP:
+		c->qmp = arg;
+		return 1;
+	case OPT_RUNDIR:
+		c->rundir = arg;
+		return 1;
+	case OPT_TIMEOUT:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0 || v > 86400) {
+			cli_fail(c, "--timeout takes 1..86400 seconds, not '%s'",
+				 arg);
+			return -1;
+		}
+		c->timeout_s = (int)v;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+struct kvmon_vm *cli_open_vm(struct cli *c)
+{
+	struct kvmon_vm *vm = c->qmp ? kvmon_vm_attach(c->qmp)
+				     : kvmon_vm_open(c->rundir, c->name);
+
+	if (!vm)
+		cli_lib_fail(c, c->qmp ? c->qmp : c->name);
+	return vm;
+}
+
+static void fail_json(const char *msg, int err)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	json_object_object_add(o, "errno", json_object_new_int(err));
+	cli_emit(o);
+}
+
+int cli_fail(const struct cli *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cli_progress_done();
+	fprintf(stderr, "%s: error: %s\n", c->prog, msg);
+	if (c->json)
+		fail_json(msg, 0);
+	return EXIT_ERROR;
+}
+
+int cli_lib_fail(const struct cli *c, const char *what)
+{
+	int err = kvmon_get_errno();
+
+	cli_progress_done();
+	fprintf(stderr, "%s: error: %s: %s\n", c->prog, what, kvmon_get_error());
+	if (c->json) {
+		char msg[1200];
+
+		snprintf(msg, sizeof(msg), "%s: %s", what, kvmon_get_error());
+		fail_json(msg, err);
+	}
+	return EXIT_ERROR;
+}
+
+int cli_usage_error(const struct cli *c, const char *usage)
+{
+	fprintf(stderr, "%s", usage);
+	return cli_fail(c, "invalid usage (see --help)");
+}
+
+void cli_emit(struct json_object *o)
+{
+	int flags = isatty(STDOUT_FILENO) ? JSON_C_TO_STRING_PRETTY
+					  : JSON_C_TO_STRING_PLAIN;
+
+	flags |= JSON_C_TO_STRING_NOSLASHESCAPE;
+	puts(json_object_to_json_string_ext(o, flags));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+struct json_object *cli_parse(const char *text)
+{
+	return text ? json_tokener_parse(text) : NULL;
+}
+
+static bool progress_shown;
+
+void cli_progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	fputs("\r\033[K", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fflush(stderr);
+	progress_shown = true;
+}
+
+void cli_progress_done(void)
+{
+	if (progress_shown) {
+		fputs("\r\033[K", stderr);
+		fflush(stderr);
+		progress_shown = false;
+	}
+}

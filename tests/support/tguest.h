@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Test harness for the bundled guest: start it under the test root (so
+ * the leak check can prove nothing is left), wait for it, talk to its
+ * test-control channel, and stop everything on exit or on a signal.
+ */
+#ifndef KVMON_TGUEST_H
+#define KVMON_TGUEST_H
+
+#include "kvmon.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit code meson counts as "skipped" (never counted as passed). */
+#define TEST_SKIP 77
+
+/* Root for all temporary state of the test run ($KVMON_TEST_ROOT). */
+const char *tguest_root(void);
+/* Bundled guest available? If not, and $KVMON_REQUIRE_GUEST is set, the
+ * test must fail instead of skipping. */
+bool tguest_available(void);
+/* Start the bundled guest (tag names it) and wait until it is ready. */
+struct kvmon_vm *tguest_start(const char *tag);
+/* Stop a guest started with tguest_start; 0 if everything went away. */
+int tguest_stop(struct kvmon_vm *vm);
+
+struct tctl;
+struct tctl *tctl_open(struct kvmon_vm *vm);
+void tctl_close(struct tctl *c);
+/* Run a shell command in the guest. Returns its exit status (0..255) and
+ * its output in *out (malloc'd, NUL-terminated), or -1 on failure. */
+int tctl_run(struct tctl *c, const char *cmd, char **out, int timeout_ms);
+
+/* Base64 (OpenSSL) for the control protocol; exposed for unit tests. */
+char *tb64_encode(const void *data, size_t len);
+void *tb64_decode(const char *text, size_t *len);
+
+#endif
