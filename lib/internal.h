@@ -50,6 +50,23 @@ int kvmon_qmp_call_timeout(struct kvmon_qmp *qmp, const char *command,
 int kvmon_parse_mtree(const char *text, size_t len,
 		      struct kvmon_ram_range *out, size_t max, size_t *count);
 
+/*
+ * Guest-physical memory as the pure parsers and walkers see it: one read
+ * callback (0 on success, -1 with kvmon_set_error on failure, e.g. EFAULT
+ * for an address that is not RAM). Keeps them testable on synthetic
+ * memory and independent of the backend (shared file, process, dump).
+ */
+struct kvmon_physmem {
+	int (*read)(void *ctx, uint64_t gpa, void *buf, size_t len);
+	void *ctx;
+};
+
+static inline int kvmon_phys_read(const struct kvmon_physmem *pm,
+				  uint64_t gpa, void *buf, size_t len)
+{
+	return pm->read(pm->ctx, gpa, buf, len);
+}
+
 /* Upper bound on RAM ranges we track for one VM. */
 #define KVMON_MAX_RAM_RANGES 64
 
