@@ -204,7 +204,7 @@ ROOT=$BUILD/rootfs
 mkdir -p "$ROOT"
 for p in busybox-static "${ROOTFS_PACKAGES[@]}"; do dpkg-deb -x "${DEB[$p]}" "$ROOT"; done
 mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,run,tmp,root,home/kvmon,mnt} \
-         "$ROOT"/var/{log,tmp,www,spool/cron/crontabs,lib,cache} "$ROOT"/lib/modules
+         "$ROOT"/var/{log,tmp,www,spool/cron/crontabs,lib,cache}
 # Applet symlinks where busybox thinks they belong; our /sbin/init wins.
 while read -r a; do
     case $a in linuxrc|sbin/init|bin/busybox) continue ;; esac
