@@ -206,6 +206,98 @@ KVMON_API int kvmon_mem_read_phys(struct kvmon_mem *mem, uint64_t gpa, void *buf
 KVMON_API int kvmon_mem_find(struct kvmon_mem *mem, uint64_t from, const void *needle,
 		   size_t needle_len, uint64_t *found_gpa);
 
+/* ------------------------------------------------- the guest's kernel */
+
+/*
+ * What the monitor knows of the guest's Linux kernel, learned from guest
+ * memory alone (no System.map, no debug symbols): VMCOREINFO for the
+ * KASLR offset, phys_base and page-table root; kallsyms for symbols; the
+ * kernel's own BTF for struct layouts; a native page walk for addresses.
+ */
+struct kvmon_kernel;
+
+/* mem must outlive the kernel handle. */
+KVMON_API struct kvmon_kernel *kvmon_kernel_open(struct kvmon_mem *mem);
+KVMON_API void kvmon_kernel_close(struct kvmon_kernel *k);
+
+KVMON_API const char *kvmon_kernel_release(const struct kvmon_kernel *k);
+KVMON_API uint64_t kvmon_kernel_kaslr_offset(const struct kvmon_kernel *k);
+/* Number of kallsyms symbols. */
+KVMON_API size_t kvmon_kernel_symbol_count(const struct kvmon_kernel *k);
+/* Address of a kernel symbol (kallsyms name). */
+KVMON_API int kvmon_kernel_symbol(const struct kvmon_kernel *k,
+				  const char *name, uint64_t *addr);
+/* Symbol containing addr, copied into name (size bytes) with the offset. */
+KVMON_API int kvmon_kernel_resolve(const struct kvmon_kernel *k, uint64_t addr,
+				   char *name, size_t size, uint64_t *offset);
+/* Byte offset (and size, may be NULL) of a struct member from BTF;
+ * member may be a dotted path ("core_layout.base"). */
+KVMON_API int kvmon_kernel_member(const struct kvmon_kernel *k,
+				  const char *type, const char *member,
+				  uint64_t *offset, uint64_t *size);
+/* Translate a kernel virtual address / read kernel virtual memory. */
+KVMON_API int kvmon_kernel_translate(struct kvmon_kernel *k, uint64_t va,
+				     uint64_t *gpa);
+KVMON_API int kvmon_kernel_read(struct kvmon_kernel *k, uint64_t va,
+				void *buf, size_t len);
+/* Forget cached translations (call between consistent passes). */
+KVMON_API void kvmon_kernel_flush(struct kvmon_kernel *k);
+
+/* One process (thread-group leader) as the guest kernel records it. */
+struct kvmon_task {
+	uint64_t addr;       /* task_struct address */
+	int32_t pid, tgid, ppid;
+	uint32_t uid, gid, euid;
+	char comm[17];       /* TASK_COMM_LEN + NUL, sanitised */
+	char state;          /* R S D T t X Z P I, as ps shows it */
+	bool kthread;
+	uint64_t start_ns;   /* ns since boot (start_boottime) */
+	uint64_t mm;         /* mm_struct address, 0 for kernel threads */
+};
+
+/* Hard cap on tasks walked: a list longer than this is an error. */
+#define KVMON_MAX_TASKS 65536
+
+/*
+ * Walk the task list from init_task. Cycles, dangling pointers and lists
+ * that do not close are detected: the walk is retried (the list may have
+ * changed under it) and then fails with EPROTO. *tasks is malloc'd; free
+ * with kvmon_free.
+ */
+KVMON_API int kvmon_kernel_tasks(struct kvmon_kernel *k,
+				 struct kvmon_task **tasks, size_t *count);
+/* Command line of a process, read from its own address space; arguments
+ * separated by spaces. Empty for kernel threads. */
+KVMON_API int kvmon_kernel_task_cmdline(struct kvmon_kernel *k,
+					const struct kvmon_task *t, char *buf,
+					size_t size);
+
+struct kvmon_module {
+	uint64_t addr;       /* struct module address */
+	char name[57];
+	uint64_t base;       /* core text/data base */
+	uint64_t size;
+};
+
+#define KVMON_MAX_MODULES 4096
+
+/* Loaded modules, from the kernel's module list. */
+KVMON_API int kvmon_kernel_modules(struct kvmon_kernel *k,
+				   struct kvmon_module **mods, size_t *count);
+
+struct kvmon_syscall {
+	unsigned nr;
+	uint64_t handler;
+	char symbol[64];     /* "" if unresolved */
+	uint64_t offset;     /* into symbol */
+	bool in_core_text;   /* within _stext.._etext */
+};
+
+/* The system-call table (sys_call_table), each entry resolved. */
+KVMON_API int kvmon_kernel_syscalls(struct kvmon_kernel *k,
+				    struct kvmon_syscall **calls,
+				    size_t *count);
+
 #ifdef __cplusplus
 }
 #endif

@@ -67,6 +67,10 @@ static inline int kvmon_phys_read(const struct kvmon_physmem *pm,
 	return pm->read(pm->ctx, gpa, buf, len);
 }
 
+/* mem/: a physmem reader over a kvmon_mem, and the end of guest RAM. */
+void kvmon_mem_physmem(struct kvmon_mem *mem, struct kvmon_physmem *pm);
+uint64_t kvmon_mem_ram_end(const struct kvmon_mem *mem);
+
 /* Upper bound on RAM ranges we track for one VM. */
 #define KVMON_MAX_RAM_RANGES 64
 

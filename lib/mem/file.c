@@ -221,3 +221,24 @@ int kvmon_mem_find(struct kvmon_mem *m, uint64_t from, const void *needle,
 		from = best->gpa + best->size;
 	}
 }
+
+static int physmem_read(void *ctx, uint64_t gpa, void *buf, size_t len)
+{
+	return kvmon_mem_read_phys(ctx, gpa, buf, len);
+}
+
+void kvmon_mem_physmem(struct kvmon_mem *m, struct kvmon_physmem *pm)
+{
+	pm->read = physmem_read;
+	pm->ctx = m;
+}
+
+uint64_t kvmon_mem_ram_end(const struct kvmon_mem *m)
+{
+	uint64_t end = 0;
+
+	for (size_t i = 0; m && i < m->nranges; i++)
+		if (m->ranges[i].gpa + m->ranges[i].size > end)
+			end = m->ranges[i].gpa + m->ranges[i].size;
+	return end;
+}

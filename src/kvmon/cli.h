@@ -28,7 +28,7 @@ struct cli {
 /* Long options shared by VM-facing commands; codes >= 0x100. */
 enum {
 	OPT_JSON = 0x100, OPT_NAME, OPT_QMP, OPT_RUNDIR, OPT_HELP, OPT_TIMEOUT,
-	OPT_FIRST_LOCAL = 0x200,
+	OPT_PAUSE, OPT_FIRST_LOCAL = 0x200,
 };
 #define COMMON_LONG_OPTS                                             \
 	{ "json", no_argument, NULL, OPT_JSON },                     \
@@ -50,6 +50,21 @@ int cli_common_opt(struct cli *c, int opt, const char *optarg_);
 void cli_init(struct cli *c, const char *prog);
 /* Open the VM the user named (by --qmp, else --name). */
 struct kvmon_vm *cli_open_vm(struct cli *c);
+/* The guest kernel of the selected VM: VM, memory and kernel handles. */
+struct cli_kernel {
+	struct kvmon_vm *vm;
+	struct kvmon_mem *mem;
+	struct kvmon_kernel *k;
+};
+int cli_open_kernel(struct cli *c, struct cli_kernel *ck);
+void cli_close_kernel(struct cli_kernel *ck);
+/* Parse the options every kernel-reading command takes (COMMON + --pause);
+ * returns 1 for --help shown, 0 ok, -1 error. */
+int cli_kernel_opts(struct cli *c, int argc, char **argv, const char *usage,
+		    bool *pause);
+/* Pause the VM for a consistent snapshot (QMP stop/cont). */
+int cli_pause(struct cli *c, struct kvmon_vm *vm, bool pause);
+
 /* Report a failure: message on stderr, {"error":...} on stdout with --json. */
 int cli_fail(const struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -79,5 +94,9 @@ int cmd_qmp(int argc, char **argv);
 int cmd_mem(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_guest(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
+int cmd_lsmod(int argc, char **argv);
+int cmd_syscalls(int argc, char **argv);
+int cmd_kernel(int argc, char **argv);
 
 #endif

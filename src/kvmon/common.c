@@ -145,3 +145,75 @@ void cli_progress_done(void)
 		progress_shown = false;
 	}
 }
+
+int cli_open_kernel(struct cli *c, struct cli_kernel *ck)
+{
+	memset(ck, 0, sizeof(*ck));
+	ck->vm = cli_open_vm(c);
+	if (!ck->vm)
+		return -1;
+	ck->mem = kvmon_mem_open(ck->vm);
+	if (!ck->mem) {
+		cli_lib_fail(c, "guest memory");
+		cli_close_kernel(ck);
+		return -1;
+	}
+	ck->k = kvmon_kernel_open(ck->mem);
+	if (!ck->k) {
+		cli_lib_fail(c, "guest kernel");
+		cli_close_kernel(ck);
+		return -1;
+	}
+	/* Free the QMP socket for other tools while we read memory. */
+	kvmon_vm_disconnect(ck->vm);
+	return 0;
+}
+
+void cli_close_kernel(struct cli_kernel *ck)
+{
+	kvmon_kernel_close(ck->k);
+	kvmon_mem_close(ck->mem);
+	kvmon_vm_close(ck->vm);
+	memset(ck, 0, sizeof(*ck));
+}
+
+int cli_kernel_opts(struct cli *c, int argc, char **argv, const char *usage,
+		    bool *pause)
+{
+	static const struct option opts[] = {
+		COMMON_LONG_OPTS,
+		{ "pause", no_argument, NULL, OPT_PAUSE },
+		{ 0 }
+	};
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((rc = cli_common_opt(c, opt, optarg)) < 0)
+			return -1;
+		if (rc)
+			continue;
+		if (opt == OPT_HELP) {
+			fputs(usage, stdout);
+			return 1;
+		}
+		if (opt == OPT_PAUSE && pause) {
+			*pause = true;
+			continue;
+		}
+		cli_usage_error(c, usage);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_pause(struct cli *c, struct kvmon_vm *vm, bool pause)
+{
+	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+	int rc;
+
+	if (!q)
+		return cli_lib_fail(c, "QMP");
+	rc = kvmon_qmp_execute(q, pause ? "stop" : "cont", NULL, NULL);
+	kvmon_vm_disconnect(vm);
+	return rc < 0 ? cli_lib_fail(c, pause ? "pause" : "resume") : 0;
+}

@@ -11,6 +11,10 @@ static const char usage[] =
 	"Commands:\n"
 	"  demo     boot the bundled test VM and show what kvmon sees of it\n"
 	"  vm       start, stop, inspect VMs (start|stop|status|info|list)\n"
+	"  ps       the guest's processes, from its kernel's task list\n"
+	"  lsmod    the guest's loaded kernel modules\n"
+	"  syscalls the system-call table, each entry resolved\n"
+	"  kernel   guest kernel facts; symbol, member, address lookups\n"
 	"  mem      read or search guest-physical memory\n"
 	"  qmp      run a QMP/HMP command or follow QMP events\n"
 	"  guest    build or locate the bundled test guest\n\n"
@@ -26,6 +30,8 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{ "demo", cmd_demo }, { "vm", cmd_vm }, { "mem", cmd_mem },
 		{ "qmp", cmd_qmp },   { "guest", cmd_guest },
+		{ "ps", cmd_ps },     { "lsmod", cmd_lsmod },
+		{ "syscalls", cmd_syscalls }, { "kernel", cmd_kernel },
 	};
 
 	if (argc < 2) {
