@@ -96,6 +96,14 @@ KVMON_API int kvmon_qmp_hmp(struct kvmon_qmp *qmp, const char *command_line,
 		  char **output);
 
 /*
+ * Guest-virtual to guest-physical through QEMU (HMP gva2gpa), in the page
+ * tables of the monitor's current CPU: the paper's baseline translation.
+ * -1 with EFAULT when the address is unmapped.
+ */
+KVMON_API int kvmon_qmp_gva2gpa(struct kvmon_qmp *qmp, uint64_t va,
+				uint64_t *gpa);
+
+/*
  * Next asynchronous event as JSON text. Returns 1 and sets *event_json,
  * 0 on timeout (timeout_ms 0 = poll, < 0 = connection default), -1 on error.
  */
@@ -185,26 +193,88 @@ KVMON_API int kvmon_vm_info_json(struct kvmon_vm *vm, char **json);
 
 /* ------------------------------------------------- guest-physical memory */
 
+/*
+ * Read-only access to guest-physical RAM through one of several backends:
+ *
+ *   "file"     QEMU's shared RAM file (memory-backend-file,share=on),
+ *              mapped PROT_READ: the fastest; reads are a bounds check and
+ *              a memcpy.
+ *   "process"  any QEMU, no memory option needed: process_vm_readv on the
+ *              QEMU process at the host addresses QEMU reports (HMP
+ *              gpa2hva). Needs ptrace access to QEMU (root, or QEMU's uid
+ *              with kernel.yama.ptrace_scope=0, or CAP_SYS_PTRACE).
+ *   "qmp"      HMP `xp` through QMP: needs nothing but the QMP socket;
+ *              slow by design (the paper's baseline). The VM handle must
+ *              outlive the memory handle.
+ *   "dump"     an ELF core (QMP dump-guest-memory), offline.
+ *   "raw"      a raw image whose file offset is the guest-physical address.
+ */
 struct kvmon_mem;
 
-/* Read-only access to the guest's RAM through its shared memory file. */
+/* Best backend for the VM: "file" if its RAM is in a shared file, else
+ * "process". */
 KVMON_API struct kvmon_mem *kvmon_mem_open(struct kvmon_vm *vm);
+/* A given backend: "file", "process" or "qmp" (NULL = kvmon_mem_open). */
+KVMON_API struct kvmon_mem *kvmon_mem_open_backend(struct kvmon_vm *vm,
+						   const char *backend);
+/*
+ * Offline: an ELF core written by dump-guest-memory (PT_LOAD p_paddr is
+ * the guest-physical address; headers are checked as hostile input) or,
+ * for any other file, a raw image covering guest-physical 0..file size.
+ */
+KVMON_API struct kvmon_mem *kvmon_mem_open_dump(const char *path);
+/* A raw image (offset = gpa) of which only the given ranges (gpa, size)
+ * are RAM; layout NULL = the whole file from gpa 0. */
+KVMON_API struct kvmon_mem *kvmon_mem_open_raw(const char *path,
+					       const struct kvmon_ram_range *layout,
+					       size_t n);
 KVMON_API void kvmon_mem_close(struct kvmon_mem *mem);
-/* Backend in use: "file". */
+/* Backend in use: "file", "process", "qmp", "dump" or "raw". */
 KVMON_API const char *kvmon_mem_backend(const struct kvmon_mem *mem);
 /* Total guest RAM bytes. */
 KVMON_API uint64_t kvmon_mem_size(const struct kvmon_mem *mem);
+/*
+ * The guest-physical ranges the handle reads, in address order: fills up
+ * to max, stores the total in *count. backend is the RAM block ("dump" /
+ * "raw" offline); backend_offset the offset in that block (offline: in the
+ * file).
+ */
+KVMON_API int kvmon_mem_ranges(const struct kvmon_mem *mem,
+			       struct kvmon_ram_range *out, size_t max,
+			       size_t *count);
 /* Copy len bytes at guest-physical gpa; fails (EFAULT) if any byte is not
  * RAM. */
 KVMON_API int kvmon_mem_read_phys(struct kvmon_mem *mem, uint64_t gpa, void *buf,
 			size_t len);
+
+/* One piece of a batched read. */
+struct kvmon_phys_iov {
+	uint64_t gpa;
+	void *buf;
+	size_t len;
+};
+/* Read n pieces at once (process backend: one process_vm_readv for up to
+ * 64 pieces). All are checked before anything is read. */
+KVMON_API int kvmon_mem_readv(struct kvmon_mem *mem,
+			      const struct kvmon_phys_iov *iov, size_t n);
 /*
- * Search guest RAM from gpa `from` upwards for needle. Returns 1 and sets
- * *found_gpa, 0 if not found, -1 on error. Matches spanning two RAM ranges
- * are not reported.
+ * Search guest RAM from gpa `from` upwards for needle (at most 64 KiB).
+ * Returns 1 and sets *found_gpa, 0 if not found, -1 on error. Matches
+ * spanning two RAM ranges are not reported.
  */
 KVMON_API int kvmon_mem_find(struct kvmon_mem *mem, uint64_t from, const void *needle,
 		   size_t needle_len, uint64_t *found_gpa);
+
+/*
+ * Save guest RAM to a new file (never overwrites one): format "elf" has
+ * QEMU write an ELF core (dump-guest-memory, paging=false; QEMU pauses the
+ * guest meanwhile), "raw" reads through kvmon_mem_open() and writes each
+ * range at offset = gpa (sparse; the guest is paused meanwhile if it was
+ * running). timeout_ms <= 0: 10 minutes. Either opens with
+ * kvmon_mem_open_dump().
+ */
+KVMON_API int kvmon_mem_dump(struct kvmon_vm *vm, const char *path,
+			     const char *format, int timeout_ms);
 
 /* ------------------------------------------------- the guest's kernel */
 
@@ -218,6 +288,14 @@ struct kvmon_kernel;
 
 /* mem must outlive the kernel handle. */
 KVMON_API struct kvmon_kernel *kvmon_kernel_open(struct kvmon_mem *mem);
+
+enum kvmon_kernel_flags {
+	/* Find the kallsyms tables by their structure in the kernel image
+	 * even if VMCOREINFO names them (kernels < 6.0 only have this way). */
+	KVMON_KERNEL_CARVE_KALLSYMS = 1u << 0,
+};
+KVMON_API struct kvmon_kernel *kvmon_kernel_open_flags(struct kvmon_mem *mem,
+						       unsigned flags);
 KVMON_API void kvmon_kernel_close(struct kvmon_kernel *k);
 
 KVMON_API const char *kvmon_kernel_release(const struct kvmon_kernel *k);
@@ -240,6 +318,14 @@ KVMON_API int kvmon_kernel_translate(struct kvmon_kernel *k, uint64_t va,
 				     uint64_t *gpa);
 KVMON_API int kvmon_kernel_read(struct kvmon_kernel *k, uint64_t va,
 				void *buf, size_t len);
+/*
+ * How kernel virtual addresses are translated: qmp NULL (default) walks the
+ * guest's page tables natively with a translation cache; a QMP connection
+ * makes every page ask QEMU (HMP gva2gpa), uncached: the method of the
+ * original KVMonitor, kept as the measured baseline (bench/).
+ */
+KVMON_API int kvmon_kernel_set_translation(struct kvmon_kernel *k,
+					   struct kvmon_qmp *qmp);
 /* Forget cached translations (call between consistent passes). */
 KVMON_API void kvmon_kernel_flush(struct kvmon_kernel *k);
 
@@ -297,6 +383,60 @@ struct kvmon_syscall {
 KVMON_API int kvmon_kernel_syscalls(struct kvmon_kernel *k,
 				    struct kvmon_syscall **calls,
 				    size_t *count);
+
+/* -------------------------------------------------------------- detectors */
+
+enum kvmon_severity {
+	KVMON_SEVERITY_INFO = 0,
+	KVMON_SEVERITY_WARNING = 1,
+	KVMON_SEVERITY_CRITICAL = 2,
+};
+
+/* Detectors kvmon_check() can run (bit mask). */
+enum kvmon_detector {
+	KVMON_DETECT_SYSCALLS = 1u << 0,       /* "syscall_table" */
+	KVMON_DETECT_KERNEL_TEXT = 1u << 1,    /* "kernel_text" (needs a baseline) */
+	KVMON_DETECT_HIDDEN_PROCESS = 1u << 2, /* "hidden_process" */
+	KVMON_DETECT_HIDDEN_MODULE = 1u << 3,  /* "hidden_module" */
+	KVMON_DETECT_ALL = 0xfu,
+};
+
+struct kvmon_finding {
+	const char *detector;  /* detector name, as above */
+	int severity;          /* enum kvmon_severity */
+	const char *message;   /* one line for people */
+	const char *details;   /* JSON object text, detector-specific */
+};
+
+struct kvmon_findings;
+KVMON_API size_t kvmon_findings_count(const struct kvmon_findings *f);
+KVMON_API const struct kvmon_finding *
+kvmon_findings_get(const struct kvmon_findings *f, size_t i);
+KVMON_API void kvmon_findings_free(struct kvmon_findings *f);
+
+/*
+ * Known-good state of the kernel's text and read-only data, taken from the
+ * guest at a moment the caller trusts. Sites the kernel legitimately
+ * patches at run time (static keys, static calls, ftrace) are recorded and
+ * judged by what they may legally contain; every other byte must stay.
+ */
+struct kvmon_baseline;
+KVMON_API struct kvmon_baseline *kvmon_baseline_create(struct kvmon_kernel *k);
+/* Save/load (file mode 0600; content protected by a SHA-256 digest and
+ * tied to the kernel release and KASLR offset it was taken from). */
+KVMON_API int kvmon_baseline_save(const struct kvmon_baseline *b,
+				  const char *path);
+KVMON_API struct kvmon_baseline *kvmon_baseline_load(const char *path);
+KVMON_API void kvmon_baseline_free(struct kvmon_baseline *b);
+
+/*
+ * Run the detectors in `detectors` (KVMON_DETECT_*). The text detector
+ * runs only with a baseline. Returns 0 and a findings list (possibly empty:
+ * a clean guest), -1 if a detector could not run at all.
+ */
+KVMON_API int kvmon_check(struct kvmon_kernel *k,
+			  const struct kvmon_baseline *baseline,
+			  unsigned detectors, struct kvmon_findings **out);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,7 @@
  * cooperation and nothing is written.
  */
 #include "linux/kernel.h"
+#include "linux/kallsyms_carve.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -62,18 +63,34 @@ static int read_vmcoreinfo(struct kvmon_kernel *k)
 	return 0;
 }
 
-static int load_kallsyms(struct kvmon_kernel *k)
+/* Kernel text starts at 16 MiB + KASLR; the tables are in the image. */
+static int carve_kallsyms(struct kvmon_kernel *k, struct kvmon_kallsyms_addrs *a)
+{
+	uint64_t start = (0xffffffff81000000ull + k->kaslr) & ~((2ull << 20) - 1);
+
+	if (kvmon_kallsyms_carve(&k->vm, start, 64ull << 20, a) == 0)
+		return 0;
+	return kvmon_kallsyms_carve(&k->vm, start, 256ull << 20, a);
+}
+
+static int load_kallsyms(struct kvmon_kernel *k, unsigned flags)
 {
 	struct kvmon_kallsyms_addrs a = { 0 };
+	uint64_t probe;
 
-	if (need_symbol(k, "kallsyms_names", &a.names) < 0 ||
+	if ((flags & KVMON_KERNEL_CARVE_KALLSYMS) ||
+	    kvmon_vmcoreinfo_symbol(k->vci, "kallsyms_names", &probe) < 0) {
+		if (carve_kallsyms(k, &a) < 0)
+			return kvmon_error_prefix("kallsyms tables not found");
+	} else if (need_symbol(k, "kallsyms_names", &a.names) < 0 ||
 	    need_symbol(k, "kallsyms_num_syms", &a.num_syms) < 0 ||
 	    need_symbol(k, "kallsyms_token_table", &a.token_table) < 0 ||
 	    need_symbol(k, "kallsyms_token_index", &a.token_index) < 0 ||
 	    need_symbol(k, "kallsyms_offsets", &a.offsets) < 0 ||
 	    need_symbol(k, "kallsyms_relative_base", &a.relative_base) < 0)
 		return -1;
-	if (kvmon_vmcoreinfo_symbol(k->vci, "kallsyms_markers", &a.markers) < 0)
+	if (!a.markers &&
+	    kvmon_vmcoreinfo_symbol(k->vci, "kallsyms_markers", &a.markers) < 0)
 		a.markers = 0;
 	k->syms = kvmon_kallsyms_load(&k->vm, &a);
 	if (!k->syms)
@@ -110,6 +127,11 @@ static int load_btf(struct kvmon_kernel *k)
 
 struct kvmon_kernel *kvmon_kernel_open(struct kvmon_mem *mem)
 {
+	return kvmon_kernel_open_flags(mem, 0);
+}
+
+struct kvmon_kernel *kvmon_kernel_open_flags(struct kvmon_mem *mem, unsigned flags)
+{
 	struct kvmon_kernel *k;
 
 	if (!mem) {
@@ -130,7 +152,7 @@ struct kvmon_kernel *kvmon_kernel_open(struct kvmon_mem *mem)
 		kvmon_set_error(ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (read_vmcoreinfo(k) < 0 || load_kallsyms(k) < 0 || load_btf(k) < 0)
+	if (read_vmcoreinfo(k) < 0 || load_kallsyms(k, flags) < 0 || load_btf(k) < 0)
 		goto fail;
 	return k;
 fail:
@@ -143,6 +165,8 @@ void kvmon_kernel_close(struct kvmon_kernel *k)
 {
 	if (!k)
 		return;
+	free(k->sc.raw);
+	free(k->sc.res);
 	kvmon_btf_free(k->btf);
 	kvmon_kallsyms_free(k->syms);
 	kvmon_vmcoreinfo_free(k->vci);
@@ -200,12 +224,39 @@ int kvmon_kmember(const struct kvmon_kernel *k, const char *type,
 	return kvmon_btf_member(k->btf, type, member, off, NULL);
 }
 
+int kvmon_kernel_set_translation(struct kvmon_kernel *k, struct kvmon_qmp *qmp)
+{
+	if (!k)
+		return kvmon_set_error(EINVAL, "set_translation: no kernel");
+	k->xlate_qmp = qmp;
+	return 0;
+}
+
+/* The paper's way: every page asks QEMU, nothing cached. */
+static int qmp_read(struct kvmon_kernel *k, uint64_t va, uint8_t *buf, size_t len)
+{
+	while (len > 0) {
+		uint64_t gpa, in_page = 4096 - (va & 4095);
+		size_t chunk = len < in_page ? len : (size_t)in_page;
+
+		if (kvmon_qmp_gva2gpa(k->xlate_qmp, va, &gpa) < 0 ||
+		    kvmon_phys_read(&k->pm, gpa, buf, chunk) < 0)
+			return -1;
+		va += chunk;
+		buf += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
 int kvmon_kernel_translate(struct kvmon_kernel *k, uint64_t va, uint64_t *gpa)
 {
 	struct kvmon_xlate x;
 
 	if (!k || !gpa)
 		return kvmon_set_error(EINVAL, "translate: bad arguments");
+	if (k->xlate_qmp)
+		return kvmon_qmp_gva2gpa(k->xlate_qmp, va, gpa);
 	if (kvmon_x86_translate_cached(k->tlb, &k->pm, k->cr3, k->la57, va, &x) < 0)
 		return -1;
 	*gpa = x.gpa;
@@ -217,6 +268,8 @@ int kvmon_kernel_read(struct kvmon_kernel *k, uint64_t va, void *buf,
 {
 	if (!k || (!buf && len))
 		return kvmon_set_error(EINVAL, "read: bad arguments");
+	if (k->xlate_qmp)
+		return qmp_read(k, va, buf, len);
 	return kvmon_x86_read_virt(k->tlb, &k->pm, k->cr3, k->la57, va, buf, len);
 }
 

@@ -28,6 +28,13 @@ struct kvmon_kernel {
 	struct kvmon_kallsyms *syms;
 	struct kvmon_btf *btf;
 	uint64_t stext, etext;        /* core kernel text */
+	struct kvmon_qmp *xlate_qmp;  /* set: translate through QEMU (baseline) */
+	struct {                      /* sys_call_table, memoised by value */
+		uint64_t table;
+		size_t n;             /* 0 = not sized yet */
+		uint64_t *raw;
+		struct kvmon_syscall *res;
+	} sc;
 };
 
 /* Read a value of 1..8 bytes at va (little endian). */

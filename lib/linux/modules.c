@@ -118,48 +118,88 @@ int kvmon_kernel_modules(struct kvmon_kernel *k, struct kvmon_module **mods,
 	return 0;
 }
 
+/* Entries of sys_call_table: it ends where the next symbol begins, found
+ * by bisection (symbols are sorted), less the zero padding before it. */
+static int size_table(struct kvmon_kernel *k)
+{
+	const char *name;
+	uint64_t off;
+	size_t lo = 1, hi = MAX_SYSCALLS;
+	uint64_t *raw;
+
+	if (kvmon_kernel_symbol(k, "sys_call_table", &k->sc.table) < 0)
+		return -1;
+	while (lo < hi) { /* largest n with entry n-1 inside the table */
+		size_t mid = (lo + hi + 1) / 2;
+
+		if (kvmon_kallsyms_resolve(k->syms, k->sc.table + 8 * (mid - 1),
+					   &name, &off) == 0 &&
+		    !strcmp(name, "sys_call_table"))
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	raw = calloc(lo, sizeof(*raw));
+	if (!raw || kvmon_kernel_read(k, k->sc.table, raw, lo * 8) < 0) {
+		free(raw);
+		return -1;
+	}
+	/* Alignment padding up to the next symbol is zero; unimplemented
+	 * calls point at sys_ni_syscall, never at 0. */
+	while (lo > 0 && raw[lo - 1] == 0)
+		lo--;
+	free(raw);
+	if (lo == 0)
+		return kvmon_set_error(EPROTO, "sys_call_table is empty");
+	k->sc.raw = calloc(lo, sizeof(*k->sc.raw));
+	k->sc.res = calloc(lo, sizeof(*k->sc.res));
+	if (!k->sc.raw || !k->sc.res)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	k->sc.n = lo;
+	return 0;
+}
+
+static void resolve_entry(struct kvmon_kernel *k, unsigned nr, uint64_t handler,
+			  struct kvmon_syscall *s)
+{
+	const char *name;
+
+	memset(s, 0, sizeof(*s));
+	s->nr = nr;
+	s->handler = handler;
+	s->in_core_text = handler >= k->stext && handler < k->etext;
+	if (kvmon_kallsyms_resolve(k->syms, handler, &name, &s->offset) == 0)
+		snprintf(s->symbol, sizeof(s->symbol), "%s", name);
+}
+
 int kvmon_kernel_syscalls(struct kvmon_kernel *k, struct kvmon_syscall **calls,
 			  size_t *count)
 {
+	uint64_t now[MAX_SYSCALLS];
 	struct kvmon_syscall *out;
-	uint64_t table, off;
-	const char *name;
-	size_t n = 0;
 
 	if (!k || !calls || !count)
 		return kvmon_set_error(EINVAL, "syscalls: bad arguments");
 	*calls = NULL;
 	*count = 0;
-	if (kvmon_kernel_symbol(k, "sys_call_table", &table) < 0)
+	if (!k->sc.n && size_table(k) < 0)
 		return kvmon_error_prefix("syscalls");
-	out = calloc(MAX_SYSCALLS, sizeof(*out));
+	/* One read of the whole table: one translation per page. */
+	if (kvmon_kernel_read(k, k->sc.table, now, k->sc.n * 8) < 0)
+		return kvmon_error_prefix("sys_call_table");
+	out = malloc(k->sc.n * sizeof(*out));
 	if (!out)
 		return kvmon_set_error(ENOMEM, "out of memory");
-	/* The table ends where the next symbol begins. */
-	while (n < MAX_SYSCALLS &&
-	       kvmon_kallsyms_resolve(k->syms, table + 8 * n, &name, &off) == 0 &&
-	       !strcmp(name, "sys_call_table")) {
-		struct kvmon_syscall *s = &out[n];
-
-		if (kvmon_kread_u64(k, table + 8 * n, 8, &s->handler) < 0) {
-			free(out);
-			return kvmon_error_prefix("sys_call_table[%zu]", n);
+	/* Symbols do not change, so an entry's verdict depends on its value
+	 * alone: resolve only entries whose value is new. */
+	for (size_t i = 0; i < k->sc.n; i++) {
+		if (k->sc.raw[i] != now[i] || !k->sc.res[i].handler) {
+			resolve_entry(k, (unsigned)i, now[i], &k->sc.res[i]);
+			k->sc.raw[i] = now[i];
 		}
-		s->nr = (unsigned)n;
-		s->in_core_text = s->handler >= k->stext && s->handler < k->etext;
-		if (kvmon_kallsyms_resolve(k->syms, s->handler, &name, &s->offset) == 0)
-			snprintf(s->symbol, sizeof(s->symbol), "%s", name);
-		n++;
-	}
-	/* Alignment padding up to the next symbol is zero; unimplemented
-	 * calls point at sys_ni_syscall, never at 0. */
-	while (n > 0 && out[n - 1].handler == 0)
-		n--;
-	if (n == 0) {
-		free(out);
-		return kvmon_set_error(EPROTO, "sys_call_table is empty");
+		out[i] = k->sc.res[i];
 	}
 	*calls = out;
-	*count = n;
+	*count = k->sc.n;
 	return 0;
 }

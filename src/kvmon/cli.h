@@ -23,12 +23,14 @@ struct cli {
 	const char *qmp;
 	const char *rundir;
 	int timeout_s;
+	const char *backend; /* --backend file|process|qmp (NULL: automatic) */
+	const char *dump;    /* --dump FILE: offline, no VM */
 };
 
 /* Long options shared by VM-facing commands; codes >= 0x100. */
 enum {
 	OPT_JSON = 0x100, OPT_NAME, OPT_QMP, OPT_RUNDIR, OPT_HELP, OPT_TIMEOUT,
-	OPT_PAUSE, OPT_FIRST_LOCAL = 0x200,
+	OPT_PAUSE, OPT_BACKEND, OPT_DUMP, OPT_FIRST_LOCAL = 0x200,
 };
 #define COMMON_LONG_OPTS                                             \
 	{ "json", no_argument, NULL, OPT_JSON },                     \
@@ -44,6 +46,22 @@ enum {
 	"  --timeout SEC    give up after SEC seconds\n"                     \
 	"  --json           machine-readable output on stdout\n"             \
 	"  --help           this text\n"
+
+/* Options of commands that read guest memory (mem, ps, lsmod, ...). */
+#define MEM_LONG_OPTS                                                \
+	{ "backend", required_argument, NULL, OPT_BACKEND },         \
+	{ "dump", required_argument, NULL, OPT_DUMP }
+#define MEM_HELP                                                             \
+	"  --backend B      read guest RAM through B: file (shared RAM file),\n" \
+	"                   process (QEMU's memory, needs ptrace access) or\n" \
+	"                   qmp (HMP xp, slow); default: file if the VM has a\n" \
+	"                   shared RAM file, else process\n"                  \
+	"  --dump FILE      read a memory dump instead of a VM (ELF core from\n" \
+	"                   kvmon mem dump / dump-guest-memory, or raw)\n"
+/* Handle --backend/--dump; returns 1 if handled, 0 if not, -1 on error. */
+int cli_mem_opt(struct cli *c, int opt, const char *optarg_);
+/* Guest memory of the selected VM or dump; *vm is NULL for a dump. */
+struct kvmon_mem *cli_open_mem(struct cli *c, struct kvmon_vm **vm);
 
 /* Handle a shared option; returns 1 if handled, 0 if not, -1 on error. */
 int cli_common_opt(struct cli *c, int opt, const char *optarg_);
@@ -64,6 +82,13 @@ int cli_kernel_opts(struct cli *c, int argc, char **argv, const char *usage,
 		    bool *pause);
 /* Pause the VM for a consistent snapshot (QMP stop/cont). */
 int cli_pause(struct cli *c, struct kvmon_vm *vm, bool pause);
+
+/* The shared alert format (docs/cli.md): time, vm, detector, severity,
+ * message, details. */
+struct json_object *cli_alert(const char *vm, const struct kvmon_finding *f);
+const char *cli_severity_name(int severity);
+/* "syscall_table,hidden_process" -> KVMON_DETECT_* mask. */
+int cli_parse_detectors(const char *list, unsigned *mask);
 
 /* Report a failure: message on stderr, {"error":...} on stdout with --json. */
 int cli_fail(const struct cli *c, const char *fmt, ...)
@@ -98,5 +123,8 @@ int cmd_ps(int argc, char **argv);
 int cmd_lsmod(int argc, char **argv);
 int cmd_syscalls(int argc, char **argv);
 int cmd_kernel(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_baseline(int argc, char **argv);
 
 #endif

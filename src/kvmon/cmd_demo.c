@@ -117,6 +117,85 @@ static struct json_object *inspect_ram(struct kvmon_vm *vm, bool print)
 	return o;
 }
 
+/* What the guest kernel shows from outside: processes, modules, checks. */
+static struct json_object *inspect_kernel(struct kvmon_vm *vm, bool print)
+{
+	struct json_object *o = json_object_new_object();
+	struct kvmon_mem *m = kvmon_mem_open(vm);
+	struct kvmon_kernel *k = m ? kvmon_kernel_open(m) : NULL;
+	struct kvmon_task *t = NULL;
+	struct kvmon_module *mods = NULL;
+	struct kvmon_findings *f = NULL;
+	struct kvmon_baseline *b = NULL;
+	size_t nt = 0, nm = 0, users = 0;
+
+	if (!k) {
+		json_object_object_add(o, "error",
+				       json_object_new_string(kvmon_get_error()));
+		if (print)
+			printf("guest kernel: %s\n", kvmon_get_error());
+		kvmon_mem_close(m);
+		return o;
+	}
+	kvmon_vm_disconnect(vm);
+	json_object_object_add(o, "release", json_object_new_string(kvmon_kernel_release(k)));
+	json_object_object_add(o, "kaslr_offset",
+			       json_object_new_uint64(kvmon_kernel_kaslr_offset(k)));
+	json_object_object_add(o, "symbols",
+			       json_object_new_uint64(kvmon_kernel_symbol_count(k)));
+	if (print)
+		printf("\nThe guest kernel, learned from its memory (no profile):\n"
+		       "  Linux %s, KASLR offset 0x%llx, %zu symbols, struct layouts from its BTF\n",
+		       kvmon_kernel_release(k),
+		       (unsigned long long)kvmon_kernel_kaslr_offset(k),
+		       kvmon_kernel_symbol_count(k));
+	if (kvmon_kernel_tasks(k, &t, &nt) == 0) {
+		if (print)
+			printf("  processes (user space):\n");
+		for (size_t i = 0; i < nt; i++) {
+			char cmd[256];
+
+			if (t[i].kthread)
+				continue;
+			users++;
+			if (kvmon_kernel_task_cmdline(k, &t[i], cmd, sizeof(cmd)) < 0)
+				cmd[0] = '\0';
+			if (print)
+				printf("    %6d %6d uid %-5u %s\n", t[i].pid, t[i].ppid,
+				       t[i].uid, cmd[0] ? cmd : t[i].comm);
+		}
+		json_object_object_add(o, "tasks", json_object_new_uint64(nt));
+		json_object_object_add(o, "user_processes", json_object_new_uint64(users));
+		if (print)
+			printf("    ... and %zu kernel threads\n", nt - users);
+	}
+	if (kvmon_kernel_modules(k, &mods, &nm) == 0) {
+		json_object_object_add(o, "modules", json_object_new_uint64(nm));
+		if (print) {
+			printf("  modules:");
+			for (size_t i = 0; i < nm; i++)
+				printf(" %s", mods[i].name);
+			printf("\n");
+		}
+	}
+	b = kvmon_baseline_create(k);
+	if (b && kvmon_check(k, b, KVMON_DETECT_ALL, &f) == 0) {
+		json_object_object_add(o, "findings",
+				       json_object_new_uint64(kvmon_findings_count(f)));
+		if (print)
+			printf("  detectors (syscall table, kernel text, hidden processes,\n"
+			       "  hidden modules): %zu findings\n",
+			       kvmon_findings_count(f));
+	}
+	kvmon_findings_free(f);
+	kvmon_baseline_free(b);
+	free(mods);
+	free(t);
+	kvmon_kernel_close(k);
+	kvmon_mem_close(m);
+	return o;
+}
+
 static struct kvmon_vm *boot(struct cli *c, const char *accel, int64_t *boot_ms)
 {
 	struct kvmon_vm_config *cfg = kvmon_vm_config_new(c->name);
@@ -208,6 +287,7 @@ int cmd_demo(int argc, char **argv)
 	json_object_object_add(out, "boot_ms", json_object_new_int64(boot_ms));
 	json_object_object_add(out, "vm", info);
 	json_object_object_add(out, "memory", inspect_ram(vm, !c.json));
+	json_object_object_add(out, "kernel", inspect_kernel(vm, !c.json));
 	rc = EXIT_OK;
 	if (keep) {
 		json_object_object_add(out, "kept_running", json_object_new_boolean(1));

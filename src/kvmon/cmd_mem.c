@@ -13,14 +13,21 @@
 static const char mem_usage[] =
 	"Usage: kvmon mem read [OPTIONS] GPA [LENGTH]\n"
 	"       kvmon mem find [OPTIONS] TEXT [--from GPA]\n"
+	"       kvmon mem info [OPTIONS]\n"
+	"       kvmon mem dump [OPTIONS] FILE [--raw]\n"
 	"Read guest-physical memory (hex dump; at most 1 MiB; LENGTH default\n"
-	"256) or find TEXT in guest RAM, through the VM's shared RAM file,\n"
-	"mapped read-only.\n"
+	"256), find TEXT in guest RAM, show the backend and its RAM ranges, or\n"
+	"save guest RAM to a new FILE: an ELF core written by QEMU\n"
+	"(dump-guest-memory), or with --raw an image whose offset is the\n"
+	"guest-physical address. The guest is paused while it is saved.\n"
+	"Everything is read-only; dumps are read back with --dump FILE.\n"
 	"  --from GPA       start searching at GPA (default 0)\n"
+	"  --raw            dump: raw image instead of an ELF core\n"
+	MEM_HELP
 	COMMON_HELP
 	"Exit: 0 ok (find: found), 1 not found, 2 error.\n";
 
-enum { OPT_FROM = OPT_FIRST_LOCAL };
+enum { OPT_FROM = OPT_FIRST_LOCAL, OPT_RAW };
 
 static int parse_u64(const char *s, uint64_t *out)
 {
@@ -114,18 +121,112 @@ static int mem_find(struct cli *c, struct kvmon_mem *m, const char *text,
 	return rc == 1 ? EXIT_OK : EXIT_FINDINGS;
 }
 
+static int mem_info(struct cli *c, struct kvmon_mem *m)
+{
+	struct kvmon_ram_range *r;
+	struct json_object *o, *arr;
+	size_t n = 0;
+
+	if (kvmon_mem_ranges(m, NULL, 0, &n) < 0)
+		return cli_lib_fail(c, "ranges");
+	r = calloc(n ? n : 1, sizeof(*r));
+	if (!r)
+		return cli_fail(c, "out of memory");
+	if (kvmon_mem_ranges(m, r, n, &n) < 0) {
+		free(r);
+		return cli_lib_fail(c, "ranges");
+	}
+	if (!c->json) {
+		printf("backend  %s\n", kvmon_mem_backend(m));
+		printf("size     %llu MiB (%llu bytes)\n",
+		       (unsigned long long)(kvmon_mem_size(m) >> 20),
+		       (unsigned long long)kvmon_mem_size(m));
+		for (size_t i = 0; i < n; i++)
+			printf("range    0x%012llx-0x%012llx  %-10s @0x%llx\n",
+			       (unsigned long long)r[i].gpa,
+			       (unsigned long long)(r[i].gpa + r[i].size - 1),
+			       r[i].backend, (unsigned long long)r[i].backend_offset);
+		free(r);
+		return EXIT_OK;
+	}
+	o = json_object_new_object();
+	arr = json_object_new_array();
+	json_object_object_add(o, "backend",
+			       json_object_new_string(kvmon_mem_backend(m)));
+	json_object_object_add(o, "size", json_object_new_uint64(kvmon_mem_size(m)));
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "gpa", json_object_new_uint64(r[i].gpa));
+		json_object_object_add(e, "size", json_object_new_uint64(r[i].size));
+		json_object_object_add(e, "backend", json_object_new_string(r[i].backend));
+		json_object_object_add(e, "backend_offset",
+				       json_object_new_uint64(r[i].backend_offset));
+		json_object_array_add(arr, e);
+	}
+	json_object_object_add(o, "ranges", arr);
+	cli_emit(o);
+	free(r);
+	return EXIT_OK;
+}
+
+static int mem_dump(struct cli *c, const char *path, bool raw)
+{
+	struct kvmon_vm *vm;
+	struct kvmon_mem *m;
+	int rc;
+
+	if (c->dump)
+		return cli_fail(c, "mem dump saves a VM's memory: no --dump");
+	if (c->backend)
+		return cli_fail(c, "mem dump: no --backend (QEMU writes ELF "
+				"dumps; --raw reads through the default backend)");
+	vm = cli_open_vm(c);
+	if (!vm)
+		return EXIT_ERROR;
+	cli_progress("saving guest memory to %s ...", path);
+	rc = kvmon_mem_dump(vm, path, raw ? "raw" : "elf", c->timeout_s * 1000);
+	kvmon_vm_close(vm);
+	if (rc < 0)
+		return cli_lib_fail(c, "dump");
+	cli_progress_done();
+	/* Prove it reads back before saying it worked. */
+	m = kvmon_mem_open_dump(path);
+	if (!m)
+		return cli_lib_fail(c, path);
+	if (c->json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "path", json_object_new_string(path));
+		json_object_object_add(o, "format",
+				       json_object_new_string(raw ? "raw" : "elf"));
+		json_object_object_add(o, "size",
+				       json_object_new_uint64(kvmon_mem_size(m)));
+		cli_emit(o);
+	} else {
+		printf("%s: %s dump, %llu MiB of guest RAM\n", path,
+		       raw ? "raw" : "ELF", (unsigned long long)(kvmon_mem_size(m) >> 20));
+	}
+	kvmon_mem_close(m);
+	return EXIT_OK;
+}
+
 int cmd_mem(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		COMMON_LONG_OPTS,
+		MEM_LONG_OPTS,
 		{ "from", required_argument, NULL, OPT_FROM },
+		{ "raw", no_argument, NULL, OPT_RAW },
 		{ 0 }
 	};
-	struct kvmon_vm *vm;
+	struct kvmon_vm *vm = NULL;
 	struct kvmon_mem *m;
+	const char *what;
 	uint64_t from = 0;
+	bool raw = false;
 	struct cli c;
-	int opt, rc;
+	int opt, rc, nargs;
 
 	cli_init(&c, "kvmon mem");
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -135,7 +236,8 @@ int cmd_mem(int argc, char **argv)
 	argc--;
 	argv++;
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if ((rc = cli_common_opt(&c, opt, optarg)) < 0)
+		if ((rc = cli_common_opt(&c, opt, optarg)) < 0 ||
+		    (!rc && (rc = cli_mem_opt(&c, opt, optarg)) < 0))
 			return EXIT_ERROR;
 		if (rc)
 			continue;
@@ -143,21 +245,31 @@ int cmd_mem(int argc, char **argv)
 			fputs(mem_usage, stdout);
 			return EXIT_OK;
 		}
+		if (opt == OPT_RAW) {
+			raw = true;
+			continue;
+		}
 		if (opt != OPT_FROM || parse_u64(optarg, &from) < 0)
 			return cli_usage_error(&c, mem_usage);
 	}
-	if (strcmp(argv[0], "read") && strcmp(argv[0], "find"))
+	what = argv[0];
+	nargs = argc - optind;
+	if ((strcmp(what, "read") && strcmp(what, "find") && strcmp(what, "info") &&
+	     strcmp(what, "dump")) ||
+	    (!strcmp(what, "find") && nargs != 1) ||
+	    (!strcmp(what, "info") && nargs != 0) ||
+	    (!strcmp(what, "dump") && nargs != 1) ||
+	    (raw && strcmp(what, "dump")))
 		return cli_usage_error(&c, mem_usage);
-	if (!strcmp(argv[0], "find") && argc - optind != 1)
-		return cli_usage_error(&c, mem_usage);
-	vm = cli_open_vm(&c);
-	if (!vm)
-		return EXIT_ERROR;
-	m = kvmon_mem_open(vm);
+	if (!strcmp(what, "dump"))
+		return mem_dump(&c, argv[optind], raw);
+	m = cli_open_mem(&c, &vm);
 	if (!m)
-		rc = cli_lib_fail(&c, "guest memory");
-	else if (!strcmp(argv[0], "read"))
-		rc = mem_read(&c, m, argv + optind, argc - optind);
+		return EXIT_ERROR;
+	if (!strcmp(what, "read"))
+		rc = mem_read(&c, m, argv + optind, nargs);
+	else if (!strcmp(what, "info"))
+		rc = mem_info(&c, m);
 	else
 		rc = mem_find(&c, m, argv[optind], from);
 	kvmon_mem_close(m);

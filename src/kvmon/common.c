@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,18 +147,59 @@ void cli_progress_done(void)
 	}
 }
 
+int cli_mem_opt(struct cli *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_BACKEND:
+		if (strcmp(arg, "file") && strcmp(arg, "process") &&
+		    strcmp(arg, "qmp")) {
+			cli_fail(c, "--backend takes file, process or qmp, not "
+				 "'%s'", arg);
+			return -1;
+		}
+		c->backend = arg;
+		return 1;
+	case OPT_DUMP:
+		c->dump = arg;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+struct kvmon_mem *cli_open_mem(struct cli *c, struct kvmon_vm **vm)
+{
+	struct kvmon_mem *m;
+
+	*vm = NULL;
+	if (c->dump) {
+		if (c->backend || c->qmp) {
+			cli_fail(c, "--dump reads a file: no --backend or --qmp");
+			return NULL;
+		}
+		m = kvmon_mem_open_dump(c->dump);
+		if (!m)
+			cli_lib_fail(c, c->dump);
+		return m;
+	}
+	*vm = cli_open_vm(c);
+	if (!*vm)
+		return NULL;
+	m = kvmon_mem_open_backend(*vm, c->backend);
+	if (!m) {
+		cli_lib_fail(c, "guest memory");
+		kvmon_vm_close(*vm);
+		*vm = NULL;
+	}
+	return m;
+}
+
 int cli_open_kernel(struct cli *c, struct cli_kernel *ck)
 {
 	memset(ck, 0, sizeof(*ck));
-	ck->vm = cli_open_vm(c);
-	if (!ck->vm)
+	ck->mem = cli_open_mem(c, &ck->vm);
+	if (!ck->mem)
 		return -1;
-	ck->mem = kvmon_mem_open(ck->vm);
-	if (!ck->mem) {
-		cli_lib_fail(c, "guest memory");
-		cli_close_kernel(ck);
-		return -1;
-	}
 	ck->k = kvmon_kernel_open(ck->mem);
 	if (!ck->k) {
 		cli_lib_fail(c, "guest kernel");
@@ -165,7 +207,8 @@ int cli_open_kernel(struct cli *c, struct cli_kernel *ck)
 		return -1;
 	}
 	/* Free the QMP socket for other tools while we read memory. */
-	kvmon_vm_disconnect(ck->vm);
+	if (ck->vm)
+		kvmon_vm_disconnect(ck->vm);
 	return 0;
 }
 
@@ -182,18 +225,21 @@ int cli_kernel_opts(struct cli *c, int argc, char **argv, const char *usage,
 {
 	static const struct option opts[] = {
 		COMMON_LONG_OPTS,
+		MEM_LONG_OPTS,
 		{ "pause", no_argument, NULL, OPT_PAUSE },
 		{ 0 }
 	};
 	int opt, rc;
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if ((rc = cli_common_opt(c, opt, optarg)) < 0)
+		if ((rc = cli_common_opt(c, opt, optarg)) < 0 ||
+		    (!rc && (rc = cli_mem_opt(c, opt, optarg)) < 0))
 			return -1;
 		if (rc)
 			continue;
 		if (opt == OPT_HELP) {
 			fputs(usage, stdout);
+			fputs("Guest memory:\n" MEM_HELP, stdout);
 			return 1;
 		}
 		if (opt == OPT_PAUSE && pause) {
@@ -208,12 +254,74 @@ int cli_kernel_opts(struct cli *c, int argc, char **argv, const char *usage,
 
 int cli_pause(struct cli *c, struct kvmon_vm *vm, bool pause)
 {
-	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+	struct kvmon_qmp *q;
 	int rc;
 
+	if (!vm && c->dump)
+		return 0; /* a dump does not change: nothing to pause */
+	q = kvmon_vm_qmp(vm);
 	if (!q)
 		return cli_lib_fail(c, "QMP");
 	rc = kvmon_qmp_execute(q, pause ? "stop" : "cont", NULL, NULL);
 	kvmon_vm_disconnect(vm);
 	return rc < 0 ? cli_lib_fail(c, pause ? "pause" : "resume") : 0;
+}
+
+static const char *const severity_names[] = { "info", "warning", "critical" };
+
+const char *cli_severity_name(int severity)
+{
+	return severity >= 0 && severity <= 2 ? severity_names[severity] : "unknown";
+}
+
+struct json_object *cli_alert(const char *vm, const struct kvmon_finding *f)
+{
+	struct json_object *o = json_object_new_object(), *d;
+	char when[64];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec, ts.tv_nsec / 1000000);
+	json_object_object_add(o, "time", json_object_new_string(when));
+	json_object_object_add(o, "vm", json_object_new_string(vm));
+	json_object_object_add(o, "detector", json_object_new_string(f->detector));
+	json_object_object_add(o, "severity",
+			       json_object_new_string(cli_severity_name(f->severity)));
+	json_object_object_add(o, "message", json_object_new_string(f->message));
+	d = json_tokener_parse(f->details);
+	json_object_object_add(o, "details", d ? d : json_object_new_object());
+	return o;
+}
+
+int cli_parse_detectors(const char *list, unsigned *mask)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{ "syscall_table", KVMON_DETECT_SYSCALLS },
+		{ "kernel_text", KVMON_DETECT_KERNEL_TEXT },
+		{ "hidden_process", KVMON_DETECT_HIDDEN_PROCESS },
+		{ "hidden_module", KVMON_DETECT_HIDDEN_MODULE },
+		{ "all", KVMON_DETECT_ALL },
+	};
+	char buf[256], *save = NULL;
+
+	*mask = 0;
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(*names); i++)
+			if (!strcmp(t, names[i].name))
+				break;
+		if (i == sizeof(names) / sizeof(*names))
+			return -1;
+		*mask |= names[i].bit;
+	}
+	return *mask ? 0 : -1;
 }

@@ -15,6 +15,9 @@ static const char usage[] =
 	"  lsmod    the guest's loaded kernel modules\n"
 	"  syscalls the system-call table, each entry resolved\n"
 	"  kernel   guest kernel facts; symbol, member, address lookups\n"
+	"  check    run the rootkit detectors once\n"
+	"  watch    run the detectors continuously, one JSON alert per line\n"
+	"  baseline record kernel text/rodata as the known-good state\n"
 	"  mem      read or search guest-physical memory\n"
 	"  qmp      run a QMP/HMP command or follow QMP events\n"
 	"  guest    build or locate the bundled test guest\n\n"
@@ -32,6 +35,8 @@ int main(int argc, char **argv)
 		{ "qmp", cmd_qmp },   { "guest", cmd_guest },
 		{ "ps", cmd_ps },     { "lsmod", cmd_lsmod },
 		{ "syscalls", cmd_syscalls }, { "kernel", cmd_kernel },
+		{ "check", cmd_check }, { "watch", cmd_watch },
+		{ "baseline", cmd_baseline },
 	};
 
 	if (argc < 2) {

@@ -10,7 +10,8 @@ run() { "$@" >/dev/null 2>&1; echo $?; }
 
 ok "$(run "$KVMON" --help)" "kvmon --help exits 0"
 ok "$([ "$("$KVMON" --version)" = "kvmon 0.1.0" ]; echo $?)" "--version"
-for c in demo "vm start" "vm stop" "vm status" "vm info" "vm list" "mem read" qmp guest; do
+for c in demo "vm start" "vm stop" "vm status" "vm info" "vm list" "mem read" qmp guest \
+	ps lsmod syscalls "kernel info" check watch "baseline create"; do
 	# shellcheck disable=SC2086
 	ok "$(run "$KVMON" $c --help)" "kvmon $c --help exits 0"
 done
@@ -62,6 +63,34 @@ ok "$("$KVMON" mem read --name "$name" --rundir "$RUN" "$gpa" 32 | grep -q 'Linu
 	"mem read shows the banner at its address"
 ok "$([ "$(run "$KVMON" mem find --name "$name" --rundir "$RUN" "no-such-string-$$-xyzzy")" = 1 ]; echo $?)" \
 	"mem find: absent text exits 1"
+
+# Memory introspection, profile-less.
+V=(--name "$name" --rundir "$RUN")
+out=$("$KVMON" ps "${V[@]}" --json)
+ok "$(echo "$out" | jq -e '(.processes|length) > 20 and
+	any(.processes[]; .comm == "httpd" and .uid == 33 and (.cmdline|startswith("httpd")))' >/dev/null; echo $?)" \
+	"ps --json: processes with uid and command line (httpd runs as 33)"
+ok "$("$KVMON" lsmod "${V[@]}" --json | jq -e 'any(.modules[]; .name == "ext4" and .size > 0)' >/dev/null; echo $?)" \
+	"lsmod --json lists ext4"
+out=$("$KVMON" syscalls "${V[@]}" --json); rc=$?
+ok "$([ $rc = 0 ] && echo "$out" | jq -e '(.syscalls|length) > 400 and .outside_core_text == 0 and
+	.syscalls[0].symbol == "__x64_sys_read"' >/dev/null; echo $?)" "syscalls --json: clean table, entry 0 is read"
+ok "$("$KVMON" kernel info "${V[@]}" --json | jq -e '(.release|startswith("6.")) and .symbols > 50000' >/dev/null; echo $?)" \
+	"kernel info --json"
+ok "$(run "$KVMON" kernel sym init_task "${V[@]}")" "kernel sym init_task"
+ok "$([ "$(run "$KVMON" kernel sym no_such_symbol_xyz "${V[@]}")" = 1 ]; echo $?)" "kernel sym of an unknown name exits 1"
+ok "$("$KVMON" kernel member task_struct tasks.next "${V[@]}" --json | jq -e '.size == 8' >/dev/null; echo $?)" \
+	"kernel member (BTF)"
+out=$("$KVMON" check "${V[@]}" --json); rc=$?
+ok "$([ $rc = 0 ] && echo "$out" | jq -e '.clean and (.findings|length) == 0' >/dev/null; echo $?)" "check --json: clean guest"
+ok "$(run "$KVMON" baseline create "$RUN/base.kvb" "${V[@]}")" "baseline create"
+ok "$([ "$(stat -c %a "$RUN/base.kvb")" = 600 ]; echo $?)" "baseline file is private (0600)"
+ok "$(run "$KVMON" check --baseline "$RUN/base.kvb" --pause "${V[@]}")" "check --baseline --pause: clean"
+printf 'x' | dd of="$RUN/base.kvb" bs=1 seek=4096 conv=notrunc 2>/dev/null
+ok "$([ "$(run "$KVMON" check --baseline "$RUN/base.kvb" "${V[@]}")" = 2 ]; echo $?)" "damaged baseline refused"
+out=$("$KVMON" watch --count 2 --interval 0.2 --no-baseline "${V[@]}" 2>/dev/null); rc=$?
+ok "$([ $rc = 0 ] && [ -z "$out" ]; echo $?)" "watch on a clean guest: no alerts, exit 0"
+ok "$([ "$("$KVMON" vm status "${V[@]}" --json | jq -r .status)" = running ]; echo $?)" "guest still running after --pause"
 ok "$([ "$(run "$KVMON" vm start --name "$name" --rundir "$RUN")" = 2 ]; echo $?)" \
 	"starting a VM name twice is refused"
 ok "$(run "$KVMON" vm stop --name "$name" --rundir "$RUN")" "vm stop"

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Parsers of the HMP replies the memory backends use: gpa2hva (process
+ * backend), xp (qmp backend), gva2gpa (baseline translation). QEMU may be
+ * compromised, so these are pure functions over (text, len) that never read
+ * past len, accept only the exact shapes QEMU 7.x/8.x print and fail with
+ * EPROTO on anything else. Fuzzed (fuzz/fuzz_hmp.c).
+ */
+#include "mem_internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Hex digits after the caller consumed "0x"; 1..16 digits. */
+static bool hex(const char **p, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	while (*p < end) {
+		char c = **p;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			break;
+		if (++n > 16)
+			return false;
+		v = (v << 4) | d;
+		(*p)++;
+	}
+	*out = v;
+	return n > 0;
+}
+
+static bool lit(const char **p, const char *end, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, s, n))
+		return false;
+	*p += n;
+	return true;
+}
+
+static bool starts(const char *p, const char *end, const char *s)
+{
+	return lit(&p, end, s);
+}
+
+/* End of the line starting at p (before "\r\n" / "\n"), and the next. */
+static const char *line_end(const char *p, const char *end, const char **next)
+{
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+	const char *le = nl ? nl : end;
+
+	*next = nl ? nl + 1 : end;
+	if (le > p && le[-1] == '\r')
+		le--;
+	return le;
+}
+
+static bool blank(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != '\r' && *p != '\n' && *p != ' ')
+			return false;
+	return true;
+}
+
+static int proto(const char *what, const char *text, size_t len)
+{
+	char ex[96];
+
+	kvmon_mem_excerpt(text, len, ex, sizeof(ex));
+	return kvmon_set_error(EPROTO, "HMP %s: unexpected reply \"%s\"", what, ex);
+}
+
+int kvmon_parse_gpa2hva(const char *text, size_t len, uint64_t gpa,
+			char *block, size_t block_size, uint64_t *hva)
+{
+	const char *p = text, *end = text + len, *le, *next, *name, *q;
+	uint64_t echo, v;
+	size_t nlen;
+
+	if (!text || !block || block_size == 0 || !hva)
+		return kvmon_set_error(EINVAL, "gpa2hva: bad arguments");
+	block[0] = '\0';
+	le = line_end(p, end, &next);
+	if (!blank(next, end))
+		return proto("gpa2hva", text, len);
+	if (starts(p, le, "No memory is mapped at address "))
+		return kvmon_set_error(EFAULT, "guest-physical 0x%llx is not "
+				       "mapped in QEMU", (unsigned long long)gpa);
+	if (!lit(&p, le, "Host virtual address for 0x") || !hex(&p, le, &echo) ||
+	    echo != gpa || !lit(&p, le, " ("))
+		return proto("gpa2hva", text, len);
+	/* The block name ends at the last ") is 0x" of the line. */
+	name = p;
+	q = NULL;
+	for (const char *s = p; s + 7 <= le; s++)
+		if (!memcmp(s, ") is 0x", 7))
+			q = s;
+	if (!q)
+		return proto("gpa2hva", text, len);
+	nlen = (size_t)(q - name);
+	if (nlen == 0 || nlen >= block_size)
+		return proto("gpa2hva", text, len);
+	for (size_t i = 0; i < nlen; i++)
+		if (name[i] < 0x21 || name[i] > 0x7e)
+			return proto("gpa2hva", text, len);
+	p = q + 7;
+	if (!hex(&p, le, &v) || p != le || v == 0)
+		return proto("gpa2hva", text, len);
+	memcpy(block, name, nlen);
+	block[nlen] = '\0';
+	*hva = v;
+	return 0;
+}
+
+int kvmon_parse_xp(const char *text, size_t len, uint64_t addr,
+		   uint64_t *words, size_t nwords)
+{
+	const char *p = text, *end = text + len;
+	size_t n = 0;
+
+	if (!text || (!words && nwords))
+		return kvmon_set_error(EINVAL, "xp: bad arguments");
+	while (p < end) {
+		const char *next, *le = line_end(p, end, &next);
+		uint64_t at;
+
+		if (le == p) {
+			p = next;
+			continue;
+		}
+		/* "%016x:" — exactly the address of the next word. */
+		if (le - p < 17 || !hex(&p, p + 16, &at) || !lit(&p, le, ":"))
+			return proto("xp", text, len);
+		if (n > (UINT64_MAX - addr) / 8 || at != addr + 8 * n)
+			return proto("xp", text, len);
+		if (p == le)
+			return proto("xp", text, len);
+		while (p < le) {
+			uint64_t w;
+
+			/* QEMU reads a line at once and says so after the
+			 * address; accept it after words too. */
+			if (starts(p, le, " Cannot access memory"))
+				return kvmon_set_error(EFAULT, "xp: QEMU cannot "
+						       "read guest-physical "
+						       "0x%llx",
+						       (unsigned long long)(addr + 8 * n));
+
+			if (!lit(&p, le, " 0x") || !hex(&p, le, &w) ||
+			    n >= nwords || n > (UINT64_MAX - addr) / 8)
+				return proto("xp", text, len);
+			words[n++] = w;
+		}
+		p = next;
+	}
+	if (n != nwords)
+		return proto("xp", text, len);
+	return 0;
+}
+
+int kvmon_parse_gva2gpa(const char *text, size_t len, uint64_t *gpa)
+{
+	const char *p = text, *end = text + len, *le, *next;
+	uint64_t v;
+
+	if (!text || !gpa)
+		return kvmon_set_error(EINVAL, "gva2gpa: bad arguments");
+	le = line_end(p, end, &next);
+	if (!blank(next, end))
+		return proto("gva2gpa", text, len);
+	if (le - p == 8 && !memcmp(p, "Unmapped", 8))
+		return kvmon_set_error(EFAULT, "gva2gpa: address is unmapped");
+	if (!lit(&p, le, "gpa: 0x") || !hex(&p, le, &v) || p != le)
+		return proto("gva2gpa", text, len);
+	*gpa = v;
+	return 0;
+}
