@@ -73,6 +73,32 @@ static bool blank(const char *p, const char *end)
 	return true;
 }
 
+void kvmon_mem_excerpt(const char *text, size_t len, char *out, size_t size)
+{
+	size_t o = 0, i = 0;
+
+	if (size == 0)
+		return;
+	/* Leave room for "..." and the NUL. */
+	for (; text && i < len && o + 4 < size; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\r' || c == '\n') {
+			if (o > 0 && out[o - 1] != ' ')
+				out[o++] = ' ';
+			continue;
+		}
+		out[o++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
+	}
+	while (o > 0 && out[o - 1] == ' ')
+		o--;
+	if (text && i < len && o + 3 < size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
 static int proto(const char *what, const char *text, size_t len)
 {
 	char ex[96];

@@ -74,32 +74,6 @@ int kvmon_mem_finish_ranges(struct kvmon_mem *m)
 	return 0;
 }
 
-void kvmon_mem_excerpt(const char *text, size_t len, char *out, size_t size)
-{
-	size_t o = 0, i = 0;
-
-	if (size == 0)
-		return;
-	/* Leave room for "..." and the NUL. */
-	for (; text && i < len && o + 4 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\r' || c == '\n') {
-			if (o > 0 && out[o - 1] != ' ')
-				out[o++] = ' ';
-			continue;
-		}
-		out[o++] = (c >= 0x20 && c < 0x7f && c != '"') ? (char)c : '?';
-	}
-	while (o > 0 && out[o - 1] == ' ')
-		o--;
-	if (text && i < len && o + 3 < size) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
-}
-
 static bool is_block(const char *name, const struct kvmon_memdev *md,
 		     size_t nmd, const char *only)
 {

@@ -77,8 +77,6 @@ int kvmon_mem_finish_ranges(struct kvmon_mem *m);
  */
 int kvmon_mem_live_ranges(struct kvmon_vm *vm, const char *only_block,
 			  struct kvmon_mem_range **out, size_t *count);
-/* Printable, bounded excerpt of hostile text for error messages. */
-void kvmon_mem_excerpt(const char *text, size_t len, char *out, size_t size);
 
 /* Backend constructors (file.c, process.c, qmp.c, dump.c). */
 struct kvmon_mem *kvmon_mem_open_file(struct kvmon_vm *vm);
@@ -89,6 +87,9 @@ struct kvmon_mem *kvmon_mem_open_qmp(struct kvmon_vm *vm);
 int kvmon_mem_find_file_backend(struct kvmon_vm *vm, struct kvmon_memdev *out);
 
 /* ------------------------------------------------ pure parsers (fuzzed) */
+
+/* hmp.c: printable, bounded excerpt of hostile text for error messages. */
+void kvmon_mem_excerpt(const char *text, size_t len, char *out, size_t size);
 
 /*
  * HMP `gpa2hva ADDR` reply:
