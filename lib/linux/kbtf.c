@@ -20,15 +20,35 @@ struct kvmon_btf {
 	struct btf *btf;
 };
 
+/*
+ * libbpf reads types at hdr_len + type_off without checking that hdr_len
+ * keeps them 4-byte aligned: a hostile header would make every type access
+ * misaligned. Refuse such headers before libbpf sees them.
+ */
+static int check_header(const void *data, size_t size)
+{
+	struct btf_header h;
+
+	memcpy(&h, data, sizeof(h));
+	if (h.magic != BTF_MAGIC || h.version != BTF_VERSION)
+		return kvmon_set_error(EPROTO, "BTF: bad magic or version");
+	if (h.hdr_len < sizeof(h) || h.hdr_len % 4 || h.hdr_len > size ||
+	    h.type_off % 4 || h.str_off % 4)
+		return kvmon_set_error(EPROTO, "BTF: misaligned or oversized header");
+	return 0;
+}
+
 struct kvmon_btf *kvmon_btf_load(const void *data, size_t size)
 {
 	struct kvmon_btf *b;
 	long err;
 
-	if (!data || size < 24 || size > KVMON_BTF_MAX) {
+	if (!data || size < sizeof(struct btf_header) || size > KVMON_BTF_MAX) {
 		kvmon_set_error(EINVAL, "BTF: bad size %zu", size);
 		return NULL;
 	}
+	if (check_header(data, size) < 0)
+		return NULL;
 	b = calloc(1, sizeof(*b));
 	if (!b) {
 		kvmon_set_error(ENOMEM, "out of memory");

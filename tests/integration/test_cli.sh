@@ -70,6 +70,7 @@ out=$("$KVMON" ps "${V[@]}" --json)
 ok "$(echo "$out" | jq -e '(.processes|length) > 20 and
 	any(.processes[]; .comm == "httpd" and .uid == 33 and (.cmdline|startswith("httpd")))' >/dev/null; echo $?)" \
 	"ps --json: processes with uid and command line (httpd runs as 33)"
+ok "$("$KVMON" ps --tree "${V[@]}" | grep -qE '^ +[0-9]+ +httpd'; echo $?)" "ps --tree shows httpd below init"
 ok "$("$KVMON" lsmod "${V[@]}" --json | jq -e 'any(.modules[]; .name == "ext4" and .size > 0)' >/dev/null; echo $?)" \
 	"lsmod --json lists ext4"
 out=$("$KVMON" syscalls "${V[@]}" --json); rc=$?

@@ -99,6 +99,13 @@ int main(void)
 	memcpy(bad, raw, rawlen);
 	((struct btf_header *)bad)->magic = 0x1234;
 	ok(kvmon_btf_load(bad, rawlen) == NULL, "bad magic refused");
+	memcpy(bad, raw, rawlen);
+	((struct btf_header *)bad)->hdr_len += 1;
+	ok(kvmon_btf_load(bad, rawlen) == NULL && kvmon_get_errno() == EPROTO,
+	   "header length that misaligns the types refused");
+	memcpy(bad, raw, rawlen);
+	((struct btf_header *)bad)->type_off = 2;
+	ok(kvmon_btf_load(bad, rawlen) == NULL, "misaligned type section refused");
 	ok(kvmon_btf_load(bad, 10) == NULL && kvmon_btf_load(NULL, 100) == NULL,
 	   "short and NULL blobs refused");
 	ok(kvmon_btf_load(raw, KVMON_BTF_MAX + 1) == NULL, "oversized blob refused");
