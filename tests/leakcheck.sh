@@ -2,6 +2,8 @@
 # Runs after every other test: nothing the tests started may be left —
 # no QEMU or helper process, no run dir, socket, RAM file or temp file.
 # Leftovers are reported (failing the run) and then removed: they are ours.
+# Only this run's root is looked at (every VM the tests start has its run
+# dir and RAM under $ROOT or $SHM), so concurrent runs do not interfere.
 set -u
 ROOT=${KVMON_TEST_ROOT:?}
 SHM=/dev/shm/$(basename "$ROOT")
@@ -14,15 +16,32 @@ for p in /proc/[0-9]*; do
 	[ "$pid" = $$ ] && continue
 	cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null) || continue
 	case "$cmd" in
-	*"$ROOT/"*|*"process=kvmon-kt"*) procs="$procs $pid"; echo "# leftover process $pid: ${cmd:0:200}";;
+	*"$ROOT/"*) procs="$procs $pid"; echo "# leftover process $pid: ${cmd:0:200}";;
 	esac
 done
 ok "$([ -z "$procs" ]; echo $?)" "no process started by the tests is still running"
 for pid in $procs; do kill -9 "$pid" 2>/dev/null; done
 
-left=$(find "$ROOT" "$SHM" -mindepth 1 2>/dev/null; ls -d /dev/shm/kvmon-kt* 2>/dev/null)
+left=$(find "$ROOT" "$SHM" -mindepth 1 2>/dev/null)
 [ -n "$left" ] && echo "$left" | head -20 | sed 's/^/# leftover: /'
 ok "$([ -z "$left" ]; echo $?)" "no run dir, socket, RAM file or temp file left"
-rm -rf "$ROOT" "$SHM" /dev/shm/kvmon-kt*
+rm -rf "$ROOT" "$SHM"
+
+# Cages the tests made (kvmon-t*) beneath this cgroup, in every hierarchy.
+cgleft=""
+while IFS=: read -r _ ctl path; do
+	case "$ctl" in
+	"") d=/sys/fs/cgroup/unified$path; [ -d /sys/fs/cgroup/unified ] || d=/sys/fs/cgroup$path;;
+	name=*) d=/sys/fs/cgroup/${ctl#name=}$path;;
+	*) d=/sys/fs/cgroup/$ctl$path;;
+	esac
+	for c in "$d"/kvmon-t*; do [ -d "$c" ] && cgleft="$cgleft $c"; done
+done < /proc/self/cgroup
+for c in $cgleft; do echo "# leftover cgroup: $c"; done
+ok "$([ -z "$cgleft" ]; echo $?)" "no test cgroup (kvmon-t*) left"
+for c in $cgleft; do
+	for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+	sleep 0.2; rmdir "$c" 2>/dev/null
+done
 echo "1..$n"
 exit $((failed ? 1 : 0))

@@ -19,10 +19,11 @@ static const char demo_usage[] =
 	"sees of it from outside (QMP, guest RAM), then shut it down.\n"
 	"  --keep           leave the VM running afterwards\n"
 	"  --accel tcg|kvm  accelerator (default tcg)\n"
+	"  --mem-dir DIR    where the guest RAM file lives (default /dev/shm)\n"
 	COMMON_HELP
 	"Exit: 0 ok, 2 error.\n";
 
-enum { OPT_KEEP = OPT_FIRST_LOCAL, OPT_ACCEL };
+enum { OPT_KEEP = OPT_FIRST_LOCAL, OPT_ACCEL, OPT_MEM_DIR };
 
 static volatile sig_atomic_t interrupted;
 
@@ -196,7 +197,8 @@ static struct json_object *inspect_kernel(struct kvmon_vm *vm, bool print)
 	return o;
 }
 
-static struct kvmon_vm *boot(struct cli *c, const char *accel, int64_t *boot_ms)
+static struct kvmon_vm *boot(struct cli *c, const char *accel,
+			     const char *mem_dir, int64_t *boot_ms)
 {
 	struct kvmon_vm_config *cfg = kvmon_vm_config_new(c->name);
 	struct kvmon_vm *vm = NULL;
@@ -204,7 +206,8 @@ static struct kvmon_vm *boot(struct cli *c, const char *accel, int64_t *boot_ms)
 
 	if (!cfg || guest_configure(cfg) < 0 ||
 	    (c->rundir && kvmon_vm_config_set(cfg, "rundir", c->rundir) < 0) ||
-	    (accel && kvmon_vm_config_set(cfg, "accel", accel) < 0)) {
+	    (accel && kvmon_vm_config_set(cfg, "accel", accel) < 0) ||
+	    (mem_dir && kvmon_vm_config_set(cfg, "mem-dir", mem_dir) < 0)) {
 		kvmon_vm_config_free(cfg);
 		cli_lib_fail(c, "configuration");
 		return NULL;
@@ -236,11 +239,12 @@ int cmd_demo(int argc, char **argv)
 		COMMON_LONG_OPTS,
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "accel", required_argument, NULL, OPT_ACCEL },
+		{ "mem-dir", required_argument, NULL, OPT_MEM_DIR },
 		{ 0 }
 	};
 	struct json_object *out, *info;
 	struct sigaction sa = { .sa_handler = on_signal };
-	const char *accel = NULL;
+	const char *accel = NULL, *mem_dir = NULL;
 	struct kvmon_vm *vm;
 	bool keep = false;
 	int64_t boot_ms = 0;
@@ -259,6 +263,7 @@ int cmd_demo(int argc, char **argv)
 		case OPT_HELP: fputs(demo_usage, stdout); return EXIT_OK;
 		case OPT_KEEP: keep = true; break;
 		case OPT_ACCEL: accel = optarg; break;
+		case OPT_MEM_DIR: mem_dir = optarg; break;
 		default: return cli_usage_error(&c, demo_usage);
 		}
 	}
@@ -268,7 +273,7 @@ int cmd_demo(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	if (guest_ensure(c.json) < 0)
 		return cli_fail(&c, "the bundled guest is not available");
-	vm = boot(&c, accel, &boot_ms);
+	vm = boot(&c, accel, mem_dir, &boot_ms);
 	if (!vm)
 		return EXIT_ERROR;
 	if (kvmon_vm_info_json(vm, &json) < 0) {

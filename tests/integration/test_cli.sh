@@ -28,6 +28,9 @@ fi
 
 mkdir -p "$ROOT"
 RUN=$(mktemp -d "$ROOT/cli.XXXXXX")
+# RAM files too stay under this run's roots (the leak check looks there).
+SHM=/dev/shm/$(basename "$ROOT")
+mkdir -p "$SHM"
 name=kt$$-cli
 cleanup() {
 	"$KVMON" vm stop --name "$name" --rundir "$RUN" >/dev/null 2>&1
@@ -36,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-out=$("$KVMON" vm start --name "$name" --rundir "$RUN" --wait --json); rc=$?
+out=$("$KVMON" vm start --name "$name" --rundir "$RUN" --mem-dir "$SHM" --wait --json); rc=$?
 ok "$([ $rc = 0 ] && echo "$out" | jq -e '.pid > 0 and (.qmp|length) > 0 and .http_port > 0' >/dev/null; echo $?)" \
 	"vm start --wait --json"
 ok "$(run "$KVMON" vm status --name "$name" --rundir "$RUN")" "vm status: running exits 0"
@@ -98,7 +101,7 @@ ok "$(run "$KVMON" vm stop --name "$name" --rundir "$RUN")" "vm stop"
 ok "$([ "$(run "$KVMON" vm status --name "$name" --rundir "$RUN")" = 2 ] && [ ! -e "$RUN/$name" ]; echo $?)" \
 	"after stop: no VM, no run dir"
 
-out=$("$KVMON" demo --name "kt$$-demo" --rundir "$RUN" --json); rc=$?
+out=$("$KVMON" demo --name "kt$$-demo" --rundir "$RUN" --mem-dir "$SHM" --json); rc=$?
 ok "$([ $rc = 0 ] && echo "$out" | jq -e '(.memory.banner | startswith("Linux version 6.")) and
 	(.memory.osrelease | length) > 0 and .vm.status.status == "running"' >/dev/null; echo $?)" \
 	"demo --json: boots, finds banner and VMCOREINFO in guest RAM"
