@@ -34,6 +34,12 @@ int kvmon_write_file_atomic(const char *path, const char *data, size_t len);
 int kvmon_rmtree(const char *path);
 /* mkdir -p with the given mode. */
 int kvmon_mkdirs(const char *path, mode_t mode);
+/* Parse hex digits at *p (no prefix) into *out, advancing *p. False if
+ * there are none or more than 16 (the value would not fit): HMP text is
+ * scraped with this, so an overlong number is an error, not a wrap. */
+bool kvmon_parse_hex(const char **p, const char *end, uint64_t *out);
+/* If [*p, end) starts with lit, skip it and return true. */
+bool kvmon_parse_lit(const char **p, const char *end, const char *lit);
 /* Is pid alive (and not a zombie)? */
 bool kvmon_pid_alive(pid_t pid);
 /* Name valid for a VM: [A-Za-z0-9_.-]{1,32}, not starting with '.' */

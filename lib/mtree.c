@@ -13,42 +13,6 @@
 #include <errno.h>
 #include <string.h>
 
-static bool parse_hex64(const char **p, const char *end, int digits,
-			uint64_t *out)
-{
-	uint64_t v = 0;
-	int n = 0;
-
-	while (*p < end && n < digits) {
-		char c = **p;
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			break;
-		v = (v << 4) | d;
-		(*p)++;
-		n++;
-	}
-	*out = v;
-	return n > 0;
-}
-
-static bool eat(const char **p, const char *end, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
-		return false;
-	*p += n;
-	return true;
-}
-
 /* Parse one flat-view entry line; true if it is RAM-like. */
 static bool parse_entry(const char *p, const char *end,
 			struct kvmon_ram_range *r)
@@ -59,18 +23,18 @@ static bool parse_entry(const char *p, const char *end,
 
 	while (p < end && *p == ' ')
 		p++;
-	if (!parse_hex64(&p, end, 16, &start) || !eat(&p, end, "-") ||
-	    !parse_hex64(&p, end, 16, &last) || !eat(&p, end, " (prio "))
+	if (!kvmon_parse_hex(&p, end, &start) || !kvmon_parse_lit(&p, end, "-") ||
+	    !kvmon_parse_hex(&p, end, &last) || !kvmon_parse_lit(&p, end, " (prio "))
 		return false;
 	while (p < end && *p != ',')
 		p++;
-	if (!eat(&p, end, ", "))
+	if (!kvmon_parse_lit(&p, end, ", "))
 		return false;
 	type = p;
 	while (p < end && *p != ')')
 		p++;
 	tlen = (size_t)(p - type);
-	if (!eat(&p, end, "): "))
+	if (!kvmon_parse_lit(&p, end, "): "))
 		return false;
 	if (!((tlen == 3 && !memcmp(type, "ram", 3)) ||
 	      (tlen == 3 && !memcmp(type, "rom", 3)) ||
@@ -82,7 +46,7 @@ static bool parse_entry(const char *p, const char *end,
 	nlen = (size_t)(p - name);
 	if (nlen == 0 || nlen >= sizeof(r->backend))
 		return false;
-	if (eat(&p, end, " @") && !parse_hex64(&p, end, 16, &off))
+	if (kvmon_parse_lit(&p, end, " @") && !kvmon_parse_hex(&p, end, &off))
 		return false;
 	if (last < start || last - start == UINT64_MAX)
 		return false;

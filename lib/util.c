@@ -267,3 +267,39 @@ bool kvmon_valid_name(const char *name)
 	}
 	return true;
 }
+
+bool kvmon_parse_hex(const char **p, const char *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	int n = 0;
+
+	while (*p < end) {
+		char c = **p;
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			break;
+		if (++n > 16)
+			return false;
+		v = (v << 4) | d;
+		(*p)++;
+	}
+	*out = v;
+	return n > 0;
+}
+
+bool kvmon_parse_lit(const char **p, const char *end, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}

@@ -12,45 +12,9 @@
 #include <string.h>
 
 /* Hex digits after the caller consumed "0x"; 1..16 digits. */
-static bool hex(const char **p, const char *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	int n = 0;
-
-	while (*p < end) {
-		char c = **p;
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			break;
-		if (++n > 16)
-			return false;
-		v = (v << 4) | d;
-		(*p)++;
-	}
-	*out = v;
-	return n > 0;
-}
-
-static bool lit(const char **p, const char *end, const char *s)
-{
-	size_t n = strlen(s);
-
-	if ((size_t)(end - *p) < n || memcmp(*p, s, n))
-		return false;
-	*p += n;
-	return true;
-}
-
 static bool starts(const char *p, const char *end, const char *s)
 {
-	return lit(&p, end, s);
+	return kvmon_parse_lit(&p, end, s);
 }
 
 /* End of the line starting at p (before "\r\n" / "\n"), and the next. */
@@ -123,8 +87,8 @@ int kvmon_parse_gpa2hva(const char *text, size_t len, uint64_t gpa,
 	if (starts(p, le, "No memory is mapped at address "))
 		return kvmon_set_error(EFAULT, "guest-physical 0x%llx is not "
 				       "mapped in QEMU", (unsigned long long)gpa);
-	if (!lit(&p, le, "Host virtual address for 0x") || !hex(&p, le, &echo) ||
-	    echo != gpa || !lit(&p, le, " ("))
+	if (!kvmon_parse_lit(&p, le, "Host virtual address for 0x") || !kvmon_parse_hex(&p, le, &echo) ||
+	    echo != gpa || !kvmon_parse_lit(&p, le, " ("))
 		return proto("gpa2hva", text, len);
 	/* The block name ends at the last ") is 0x" of the line. */
 	name = p;
@@ -141,7 +105,7 @@ int kvmon_parse_gpa2hva(const char *text, size_t len, uint64_t gpa,
 		if (name[i] < 0x21 || name[i] > 0x7e)
 			return proto("gpa2hva", text, len);
 	p = q + 7;
-	if (!hex(&p, le, &v) || p != le || v == 0)
+	if (!kvmon_parse_hex(&p, le, &v) || p != le || v == 0)
 		return proto("gpa2hva", text, len);
 	memcpy(block, name, nlen);
 	block[nlen] = '\0';
@@ -166,7 +130,7 @@ int kvmon_parse_xp(const char *text, size_t len, uint64_t addr,
 			continue;
 		}
 		/* "%016x:" — exactly the address of the next word. */
-		if (le - p < 17 || !hex(&p, p + 16, &at) || !lit(&p, le, ":"))
+		if (le - p < 17 || !kvmon_parse_hex(&p, p + 16, &at) || !kvmon_parse_lit(&p, le, ":"))
 			return proto("xp", text, len);
 		if (n > (UINT64_MAX - addr) / 8 || at != addr + 8 * n)
 			return proto("xp", text, len);
@@ -183,7 +147,7 @@ int kvmon_parse_xp(const char *text, size_t len, uint64_t addr,
 						       "0x%llx",
 						       (unsigned long long)(addr + 8 * n));
 
-			if (!lit(&p, le, " 0x") || !hex(&p, le, &w) ||
+			if (!kvmon_parse_lit(&p, le, " 0x") || !kvmon_parse_hex(&p, le, &w) ||
 			    n >= nwords || n > (UINT64_MAX - addr) / 8)
 				return proto("xp", text, len);
 			words[n++] = w;
@@ -207,7 +171,7 @@ int kvmon_parse_gva2gpa(const char *text, size_t len, uint64_t *gpa)
 		return proto("gva2gpa", text, len);
 	if (le - p == 8 && !memcmp(p, "Unmapped", 8))
 		return kvmon_set_error(EFAULT, "gva2gpa: address is unmapped");
-	if (!lit(&p, le, "gpa: 0x") || !hex(&p, le, &v) || p != le)
+	if (!kvmon_parse_lit(&p, le, "gpa: 0x") || !kvmon_parse_hex(&p, le, &v) || p != le)
 		return proto("gva2gpa", text, len);
 	*gpa = v;
 	return 0;

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Balloon control for the balloon performer: set the guest size through
+ * QMP `balloon` and confirm it with `query-balloon`, and the pure policy
+ * that decides how much memory moves from the VM to its IDS.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#define MIB (1ull << 20)
+#define BALLOON_MIN (32 * MIB) /* below this a Linux guest is unusable */
+
+/* QMP error for a VM without balloon: a clear ENODEV instead. */
+static int no_balloon(void)
+{
+	const char *e = kvmon_get_error();
+
+	if (strstr(e, "DeviceNotActive") || strstr(e, "balloon"))
+		return kvmon_set_error(ENODEV, "VM has no active balloon device "
+				       "(QEMU: %s)", e);
+	return -1;
+}
+
+int kvmon_balloon_get(struct kvmon_vm *vm, uint64_t *actual)
+{
+	struct json_object *ret = NULL, *a;
+
+	if (kvmon_qmp_call(kvmon_vm_qmp(vm), "query-balloon", NULL, &ret) < 0)
+		return no_balloon();
+	if (!json_object_object_get_ex(ret, "actual", &a) ||
+	    !json_object_is_type(a, json_type_int)) {
+		json_object_put(ret);
+		return kvmon_set_error(EPROTO, "query-balloon: no 'actual'");
+	}
+	*actual = json_object_get_uint64(a);
+	json_object_put(ret);
+	return 0;
+}
+
+static int ram_size(struct kvmon_vm *vm, uint64_t *size)
+{
+	struct json_object *ret = NULL, *b;
+
+	if (kvmon_qmp_call(kvmon_vm_qmp(vm), "query-memory-size-summary", NULL,
+			   &ret) < 0)
+		return -1;
+	if (!json_object_object_get_ex(ret, "base-memory", &b)) {
+		json_object_put(ret);
+		return kvmon_set_error(EPROTO, "query-memory-size-summary: no "
+				       "'base-memory'");
+	}
+	*size = json_object_get_uint64(b);
+	json_object_put(ret);
+	return 0;
+}
+
+static int request(struct kvmon_vm *vm, uint64_t target)
+{
+	struct json_object *args = json_object_new_object();
+	int rc;
+
+	json_object_object_add(args, "value", json_object_new_int64((int64_t)target));
+	rc = kvmon_qmp_call(kvmon_vm_qmp(vm), "balloon", args, NULL);
+	json_object_put(args);
+	return rc < 0 ? no_balloon() : 0;
+}
+
+int kvmon_balloon_set(struct kvmon_vm *vm, uint64_t target, int timeout_ms)
+{
+	uint64_t ram = 0, before = 0, actual = 0;
+	int64_t deadline;
+
+	if (kvmon_balloon_get(vm, &before) < 0 || ram_size(vm, &ram) < 0)
+		return kvmon_error_prefix("balloon");
+	if (target < BALLOON_MIN || target > ram)
+		return kvmon_set_error(ERANGE, "balloon: target %" PRIu64 " bytes "
+				       "out of range %llu..%" PRIu64 " (VM RAM)",
+				       target, BALLOON_MIN, ram);
+	if (request(vm, target) < 0)
+		return kvmon_error_prefix("balloon");
+	deadline = kvmon_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+	for (;;) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		if (kvmon_balloon_get(vm, &actual) < 0)
+			return kvmon_error_prefix("balloon");
+		if (actual + MIB >= target && actual <= target + MIB)
+			return 0;
+		if (kvmon_ms_left(deadline) <= 0)
+			break;
+		nanosleep(&ts, NULL);
+	}
+	/* Not honoured: ask for the old size again, nothing half-applied. */
+	request(vm, before);
+	return kvmon_set_error(ETIMEDOUT, "balloon: guest did not reach %" PRIu64
+			       " bytes within %d ms (at %" PRIu64 "); is "
+			       "virtio_balloon loaded? Size restored to %" PRIu64,
+			       target, timeout_ms, actual, before);
+}
+
+int kvmon_balloon_plan(const struct kvmon_balloon_policy *p, uint64_t ids_usage,
+		       uint64_t current_target, struct kvmon_balloon_step *out)
+{
+	uint64_t room, moved, diff;
+
+	memset(out, 0, sizeof(*out));
+	if (!p || p->base < BALLOON_MIN || p->floor < BALLOON_MIN ||
+	    p->floor > p->base)
+		return kvmon_set_error(EINVAL, "balloon policy: need 32 MiB <= "
+				       "floor <= base");
+	room = p->base - p->floor;
+	moved = ids_usage;
+	if (moved > room) {
+		moved = room;
+		out->at_floor = true;
+	}
+	moved &= ~(MIB - 1); /* whole MiB: stable targets, no page jitter */
+	out->moved = moved;
+	out->target = p->base - moved;
+	diff = out->target > current_target ? out->target - current_target
+					    : current_target - out->target;
+	/* Hysteresis, except that reaching the floor or giving everything
+	 * back is always done. */
+	out->change = diff > 0 && (diff >= p->hysteresis || out->at_floor ||
+				   out->target == p->base);
+	return 0;
+}

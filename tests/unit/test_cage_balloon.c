@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The balloon performer's policy: target, floor, hysteresis. */
+#include "kvmon.h"
+#include "../tap.h"
+
+#include <errno.h>
+
+#define MIB (1ull << 20)
+
+int main(void)
+{
+	struct kvmon_balloon_policy p = { .base = 256 * MIB, .floor = 128 * MIB,
+					  .hysteresis = 4 * MIB };
+	struct kvmon_balloon_step s;
+
+	ok(kvmon_balloon_plan(&p, 0, 256 * MIB, &s) == 0 && !s.change &&
+		   s.target == 256 * MIB && s.moved == 0 && !s.at_floor,
+	   "idle IDS: nothing moves");
+	ok(kvmon_balloon_plan(&p, 40 * MIB + 12345, 256 * MIB, &s) == 0 &&
+		   s.change && s.target == 216 * MIB && s.moved == 40 * MIB,
+	   "IDS uses 40 MiB: VM target base - 40 MiB (whole MiB)");
+	ok(kvmon_balloon_plan(&p, 42 * MIB, 216 * MIB, &s) == 0 && !s.change &&
+		   s.target == 214 * MIB,
+	   "2 MiB change below the 4 MiB hysteresis: no action");
+	ok(kvmon_balloon_plan(&p, 45 * MIB, 216 * MIB, &s) == 0 && s.change &&
+		   s.target == 211 * MIB,
+	   "5 MiB change: acted on");
+	ok(kvmon_balloon_plan(&p, 500 * MIB, 211 * MIB, &s) == 0 && s.change &&
+		   s.at_floor && s.target == 128 * MIB && s.moved == 128 * MIB,
+	   "IDS wants more than the VM can give: stop at the floor");
+	ok(kvmon_balloon_plan(&p, 500 * MIB, 128 * MIB, &s) == 0 && !s.change &&
+		   s.at_floor,
+	   "at the floor already: no change, still flagged");
+	ok(kvmon_balloon_plan(&p, 1 * MIB, 129 * MIB, &s) == 0 && s.change &&
+		   s.target == 255 * MIB,
+	   "IDS shrinks: memory goes back to the VM");
+	ok(kvmon_balloon_plan(&p, 0, 254 * MIB, &s) == 0 && s.change &&
+		   s.target == 256 * MIB,
+	   "giving everything back ignores hysteresis");
+	p.floor = 300 * MIB;
+	ok(kvmon_balloon_plan(&p, 0, 256 * MIB, &s) < 0 &&
+		   kvmon_get_errno() == EINVAL,
+	   "floor above base refused");
+	p.floor = 1 * MIB;
+	ok(kvmon_balloon_plan(&p, 0, 256 * MIB, &s) < 0, "floor below 32 MiB refused");
+	return tap_done();
+}
