@@ -438,6 +438,165 @@ KVMON_API int kvmon_check(struct kvmon_kernel *k,
 			  const struct kvmon_baseline *baseline,
 			  unsigned detectors, struct kvmon_findings **out);
 
+/* ================================================================ network */
+/*
+ * Network monitoring by software port mirroring (docs/network.md).
+ * QEMU's filter-mirror copies every frame of a netdev into a unix-socket
+ * chardev as [4-byte big-endian length][optional 4-byte vnet header
+ * length][frame]. KVMonitor only ever reads that socket: nothing here can
+ * inject a frame into the VM's network. Frames come from the guest, so
+ * every length and header is checked.
+ */
+
+/* Largest frame accepted on the mirror stream (vnet header included). */
+#define KVMON_NET_MAX_FRAME 65536u
+
+/* Incremental decoder of the filter-mirror stream (pure; fuzzed). */
+struct kvmon_framer;
+struct kvmon_framer_stats {
+	uint64_t frames;     /* complete frames delivered */
+	uint64_t bytes;      /* their bytes (vnet header excluded) */
+	uint64_t zero_len;   /* length-0 records, skipped */
+	uint64_t oversize;   /* length > KVMON_NET_MAX_FRAME: stream desync */
+	uint64_t bad_vnet;   /* vnet header length > frame length */
+	uint64_t truncated;  /* stream ended inside a record */
+};
+/* One frame: data points into the decoder or receiver; valid during the
+ * callback only (framer) or until the next call (mirror). */
+typedef int (*kvmon_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
+KVMON_API struct kvmon_framer *kvmon_framer_new(bool vnet_hdr);
+KVMON_API void kvmon_framer_free(struct kvmon_framer *f);
+/*
+ * Feed stream bytes; calls fn for each complete frame (a non-zero return
+ * stops and is returned). -1 (EPROTO) when the stream can no longer be
+ * framed (oversize length): the connection must be dropped and the
+ * decoder reset.
+ */
+KVMON_API int kvmon_framer_feed(struct kvmon_framer *f, const uint8_t *buf,
+				size_t len, kvmon_frame_fn fn, void *opaque);
+/* The peer went away: a partial record is counted as truncated. */
+KVMON_API void kvmon_framer_reset(struct kvmon_framer *f);
+KVMON_API void kvmon_framer_stats(const struct kvmon_framer *f,
+				  struct kvmon_framer_stats *st);
+
+/*
+ * Receiver: listens on a unix socket for a filter-mirror chardev (or any
+ * sender of the same protocol), decodes in its own thread and queues the
+ * frames in a bounded ring. The sender is never blocked for long: when the
+ * ring is full, frames are dropped and counted.
+ */
+struct kvmon_mirror;
+struct kvmon_mirror_stats {
+	struct kvmon_framer_stats framing;
+	uint64_t queued;       /* frames put in the ring */
+	uint64_t dropped;      /* frames dropped: ring full */
+	uint64_t connections;  /* sender connections accepted */
+	uint64_t rejected;     /* extra concurrent senders refused */
+};
+struct kvmon_frame_info {
+	uint64_t ts_ns;   /* CLOCK_REALTIME when received */
+	uint32_t len;     /* frame length */
+};
+/* ring_bytes 0 = 16 MiB; vnet_hdr as filter-mirror's vnet_hdr_support. */
+KVMON_API struct kvmon_mirror *kvmon_mirror_listen(const char *socket_path,
+						   size_t ring_bytes,
+						   bool vnet_hdr);
+/*
+ * Mirror a running VM's netdev (NULL = "net0") at run time: listen on a
+ * private socket, then QMP chardev-add + object-add filter-mirror
+ * (queue=all). Frames are copied only until kvmon_mirror_close().
+ */
+KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
+						   const char *netdev,
+						   size_t ring_bytes);
+/*
+ * Next frame, copied into buf (cap >= KVMON_NET_MAX_FRAME is always
+ * enough). 1 = frame, 0 = timeout, -1 = error. timeout_ms < 0 waits.
+ */
+KVMON_API int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
+				struct kvmon_frame_info *info, int timeout_ms);
+KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
+				  struct kvmon_mirror_stats *st);
+/* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL. */
+KVMON_API const char *kvmon_mirror_id(const struct kvmon_mirror *m,
+				      const char *what);
+/* Detach (object-del, chardev-remove), stop the thread, remove the socket. */
+KVMON_API int kvmon_mirror_close(struct kvmon_mirror *m);
+
+/* pcap output (LINKTYPE_ETHERNET, microsecond), optionally rotating. */
+struct kvmon_pcap;
+/*
+ * path "-" or a FIFO works as a stream. rotate_bytes / rotate_seconds
+ * (0 = never) start a new file PATH.000001, PATH.000002, ... (the first
+ * is PATH.000000 when rotating).
+ */
+KVMON_API struct kvmon_pcap *kvmon_pcap_open(const char *path, uint64_t rotate_bytes,
+					     unsigned rotate_seconds);
+/* Over an open fd (not closed by kvmon_pcap_close); never rotates. */
+KVMON_API struct kvmon_pcap *kvmon_pcap_fdopen(int fd);
+KVMON_API int kvmon_pcap_write(struct kvmon_pcap *p, uint64_t ts_ns,
+			       const uint8_t *frame, size_t len);
+KVMON_API int kvmon_pcap_flush(struct kvmon_pcap *p);
+KVMON_API uint64_t kvmon_pcap_files(const struct kvmon_pcap *p);
+KVMON_API int kvmon_pcap_close(struct kvmon_pcap *p);
+
+/* A decoded packet (pure parser; fuzzed). Addresses in network order. */
+struct kvmon_pkt {
+	uint16_t ethertype;   /* after VLAN tags */
+	uint8_t ip_version;   /* 4, 6 or 0 (not IP) */
+	uint8_t proto;        /* IPPROTO_TCP/UDP/ICMP/ICMPV6/... */
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport; /* 0 unless TCP/UDP */
+	uint8_t tcp_flags;
+	const uint8_t *payload; /* L4 payload inside the frame */
+	size_t payload_len;
+	size_t ip_len;          /* IP packet bytes (as counted in flows) */
+};
+/* 0 = parsed (maybe not IP), -1 (EINVAL) = malformed headers. */
+KVMON_API int kvmon_pkt_parse(const uint8_t *frame, size_t len,
+			      struct kvmon_pkt *pkt);
+
+/* Flow table: bidirectional 5-tuple flows, Zeek conn.log-like JSON lines. */
+struct kvmon_flows;
+struct kvmon_flow_stats {
+	uint64_t packets, malformed, non_ip, flows, evicted;
+};
+/* max_flows 0 = 65536; idle_s 0 = 60 s. */
+KVMON_API struct kvmon_flows *kvmon_flows_new(size_t max_flows, unsigned idle_s);
+KVMON_API void kvmon_flows_free(struct kvmon_flows *ft);
+/* Account one frame (malformed ones are counted, never an error). */
+KVMON_API void kvmon_flows_add(struct kvmon_flows *ft, uint64_t ts_ns,
+			       const uint8_t *frame, size_t len);
+/* Called with one JSON line (no newline) per finished flow. */
+typedef void (*kvmon_flow_fn)(void *opaque, const char *json);
+/* Emit flows idle at now_ns (all flows if now_ns == UINT64_MAX). */
+KVMON_API void kvmon_flows_expire(struct kvmon_flows *ft, uint64_t now_ns,
+				  kvmon_flow_fn fn, void *opaque);
+KVMON_API void kvmon_flows_stats(const struct kvmon_flows *ft,
+				 struct kvmon_flow_stats *st);
+
+/* Signature rules: a subset of Snort syntax (docs/network.md). */
+struct kvmon_rules;
+/* Parse and compile (Hyperscan). On error, -1 with the line number. */
+KVMON_API struct kvmon_rules *kvmon_rules_parse(const char *text, size_t len);
+KVMON_API size_t kvmon_rules_count(const struct kvmon_rules *r);
+KVMON_API void kvmon_rules_free(struct kvmon_rules *r);
+struct kvmon_rule_hit {
+	uint32_t sid;
+	const char *msg;
+	const char *action;   /* "alert", "log", ... */
+};
+typedef void (*kvmon_rule_fn)(void *opaque, const struct kvmon_rule_hit *hit,
+			      const struct kvmon_pkt *pkt);
+/* Match one frame; each matching rule is reported once. Returns the number
+ * of hits, -1 on a scanner error. Not thread-safe per kvmon_rules. */
+KVMON_API int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame,
+				size_t len, kvmon_rule_fn fn, void *opaque);
+/* Details of a hit as the shared alert format's "details" JSON object. */
+KVMON_API char *kvmon_rule_hit_json(const struct kvmon_rule_hit *hit,
+				    const struct kvmon_pkt *pkt);
+/* =========================================================== end network */
+
 #ifdef __cplusplus
 }
 #endif

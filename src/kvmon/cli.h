@@ -127,4 +127,7 @@ int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 
+/* network (cmd_mirror.c) */
+int cmd_mirror(int argc, char **argv);
+
 #endif

@@ -19,6 +19,7 @@ static const char usage[] =
 	"  watch    run the detectors continuously, one JSON alert per line\n"
 	"  baseline record kernel text/rodata as the known-good state\n"
 	"  mem      read or search guest-physical memory\n"
+	"  mirror   copy the VM's network traffic: pcap, flow log, signature rules\n"
 	"  qmp      run a QMP/HMP command or follow QMP events\n"
 	"  guest    build or locate the bundled test guest\n\n"
 	"Every command takes --help and --json.\n"
@@ -37,6 +38,7 @@ int main(int argc, char **argv)
 		{ "syscalls", cmd_syscalls }, { "kernel", cmd_kernel },
 		{ "check", cmd_check }, { "watch", cmd_watch },
 		{ "baseline", cmd_baseline },
+		{ "mirror", cmd_mirror },
 	};
 
 	if (argc < 2) {

@@ -1,0 +1,275 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Multi-pattern matcher for the rules' content options, on Hyperscan
+ * (Debian's libhyperscan): all contents of all rules are compiled into one
+ * block-mode database and found in one pass over each packet's payload,
+ * whatever the number of rules. offset/depth become Hyperscan's
+ * min_offset/max_offset on the match end, nocase is HS_FLAG_CASELESS.
+ * A rule fires when every one of its contents matched and its header
+ * (protocol, addresses, ports) fits the packet.
+ */
+#define _GNU_SOURCE
+#include "net_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct match_db {
+	hs_database_t *db;
+	hs_scratch_t *scratch;
+	uint32_t *content_rule;   /* pattern id -> rule index */
+	uint32_t *content_gen, *rule_gen, *rule_count, *rule_hit_gen;
+	uint32_t *hits;           /* rules whose contents all matched */
+	size_t nhits, ncontents;
+	uint32_t *nocontent;      /* rules with no content: header only */
+	size_t nnocontent;
+	uint32_t gen;
+	const struct rule *rules;
+};
+
+void match_free(struct match_db *m)
+{
+	if (!m)
+		return;
+	hs_free_scratch(m->scratch);
+	hs_free_database(m->db);
+	free(m->content_rule);
+	free(m->content_gen);
+	free(m->rule_gen);
+	free(m->rule_count);
+	free(m->rule_hit_gen);
+	free(m->hits);
+	free(m->nocontent);
+	free(m);
+}
+
+int match_compile(struct kvmon_rules *r)
+{
+	struct match_db *m = calloc(1, sizeof(*m));
+	size_t nc = 0;
+	char **exprs = NULL;
+	unsigned *flags = NULL, *ids = NULL;
+	hs_expr_ext_t *ext = NULL;
+	const hs_expr_ext_t **extp = NULL;
+	hs_compile_error_t *cerr = NULL;
+	int rc = -1;
+
+	if (!m)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	m->rules = r->rules;
+	for (size_t i = 0; i < r->n; i++)
+		nc += r->rules[i].ncontents;
+	m->ncontents = nc;
+	m->content_rule = calloc(nc + 1, sizeof(uint32_t));
+	m->content_gen = calloc(nc + 1, sizeof(uint32_t));
+	m->rule_gen = calloc(r->n + 1, sizeof(uint32_t));
+	m->rule_count = calloc(r->n + 1, sizeof(uint32_t));
+	m->rule_hit_gen = calloc(r->n + 1, sizeof(uint32_t));
+	m->hits = calloc(r->n + 1, sizeof(uint32_t));
+	m->nocontent = calloc(r->n + 1, sizeof(uint32_t));
+	exprs = calloc(nc + 1, sizeof(*exprs));
+	flags = calloc(nc + 1, sizeof(*flags));
+	ids = calloc(nc + 1, sizeof(*ids));
+	ext = calloc(nc + 1, sizeof(*ext));
+	extp = calloc(nc + 1, sizeof(*extp));
+	if (!m->content_rule || !m->content_gen || !m->rule_gen || !m->rule_count ||
+	    !m->rule_hit_gen || !m->hits || !m->nocontent || !exprs || !flags ||
+	    !ids || !ext || !extp) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		goto out;
+	}
+	nc = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct rule *ru = &r->rules[i];
+
+		if (!ru->ncontents)
+			m->nocontent[m->nnocontent++] = (uint32_t)i;
+		for (size_t j = 0; j < ru->ncontents; j++, nc++) {
+			const struct rule_content *c = &ru->contents[j];
+			/* Every byte as \xHH: a literal, whatever it contains. */
+			char *e = malloc(c->len * 4 + 1);
+
+			if (!e) {
+				kvmon_set_error(ENOMEM, "out of memory");
+				goto out;
+			}
+			for (size_t k = 0; k < c->len; k++)
+				snprintf(e + k * 4, 5, "\\x%02x", c->bytes[k]);
+			exprs[nc] = e;
+			flags[nc] = HS_FLAG_SINGLEMATCH | (c->nocase ? HS_FLAG_CASELESS : 0);
+			ids[nc] = (unsigned)nc;
+			m->content_rule[nc] = (uint32_t)i;
+			if (c->offset) {
+				ext[nc].flags |= HS_EXT_FLAG_MIN_OFFSET;
+				ext[nc].min_offset = c->offset + c->len;
+			}
+			if (c->depth) {
+				ext[nc].flags |= HS_EXT_FLAG_MAX_OFFSET;
+				ext[nc].max_offset = (unsigned long long)c->offset + c->depth;
+			}
+			extp[nc] = &ext[nc];
+		}
+	}
+	if (nc > 0) {
+		if (hs_compile_ext_multi((const char *const *)exprs, flags, ids, extp,
+					 (unsigned)nc, HS_MODE_BLOCK, NULL, &m->db,
+					 &cerr) != HS_SUCCESS) {
+			kvmon_set_error(EINVAL, "hyperscan: rule with sid %u: %s",
+					cerr && cerr->expression >= 0
+						? r->rules[m->content_rule[cerr->expression]].sid
+						: 0,
+					cerr ? cerr->message : "compile failed");
+			hs_free_compile_error(cerr);
+			goto out;
+		}
+		if (hs_alloc_scratch(m->db, &m->scratch) != HS_SUCCESS) {
+			kvmon_set_error(ENOMEM, "hyperscan: cannot allocate scratch");
+			goto out;
+		}
+	}
+	r->db = m;
+	m = NULL;
+	rc = 0;
+out:
+	for (size_t i = 0; exprs && i < nc; i++)
+		free(exprs[i]);
+	free(exprs);
+	free(flags);
+	free(ids);
+	free(ext);
+	free(extp);
+	match_free(m);
+	return rc;
+}
+
+static bool addr_match(const struct rule_addr *a, const uint8_t *ip, uint8_t ver)
+{
+	if (a->any)
+		return true;
+	if (a->ver != ver)
+		return false;
+	unsigned full = a->prefix / 8, rest = a->prefix % 8;
+	bool eq = !memcmp(a->addr, ip, full);
+
+	if (eq && rest) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+		eq = (a->addr[full] & mask) == (ip[full] & mask);
+	}
+	return eq != a->neg;
+}
+
+static bool port_match(const struct rule_ports *p, uint16_t port)
+{
+	if (p->any)
+		return true;
+	return (port >= p->lo && port <= p->hi) != p->neg;
+}
+
+bool rule_header_match(const struct rule *ru, const struct kvmon_pkt *k)
+{
+	if (ru->proto && ru->proto != k->proto)
+		return false;
+	bool ports = k->proto == 6 || k->proto == 17;
+
+	if (addr_match(&ru->src, k->src, k->ip_version) &&
+	    addr_match(&ru->dst, k->dst, k->ip_version) &&
+	    (!ports || (port_match(&ru->sport, k->sport) && port_match(&ru->dport, k->dport))))
+		return true;
+	return ru->bidir && addr_match(&ru->src, k->dst, k->ip_version) &&
+	       addr_match(&ru->dst, k->src, k->ip_version) &&
+	       (!ports || (port_match(&ru->sport, k->dport) && port_match(&ru->dport, k->sport)));
+}
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to,
+		    unsigned fl, void *ctx)
+{
+	struct match_db *m = ctx;
+	uint32_t ri;
+
+	(void)from;
+	(void)to;
+	(void)fl;
+	if (id >= m->ncontents || m->content_gen[id] == m->gen)
+		return 0;
+	m->content_gen[id] = m->gen;
+	ri = m->content_rule[id];
+	if (m->rule_gen[ri] != m->gen) {
+		m->rule_gen[ri] = m->gen;
+		m->rule_count[ri] = 0;
+	}
+	if (++m->rule_count[ri] == m->rules[ri].ncontents)
+		m->hits[m->nhits++] = ri;
+	return 0;
+}
+
+static void report(struct kvmon_rules *r, uint32_t ri, const struct kvmon_pkt *k,
+		   kvmon_rule_fn fn, void *opaque, int *n)
+{
+	const struct rule *ru = &r->rules[ri];
+	struct kvmon_rule_hit h = { ru->sid, ru->msg ? ru->msg : "", ru->action };
+
+	if (r->db->rule_hit_gen[ri] == r->db->gen || !rule_header_match(ru, k))
+		return;
+	r->db->rule_hit_gen[ri] = r->db->gen;
+	if (!strcmp(ru->action, "pass"))
+		return;
+	(*n)++;
+	if (fn)
+		fn(opaque, &h, k);
+}
+
+int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame, size_t len,
+		      kvmon_rule_fn fn, void *opaque)
+{
+	struct match_db *m = r->db;
+	struct kvmon_pkt k;
+	int n = 0;
+
+	if (kvmon_pkt_parse(frame, len, &k) < 0 || !k.ip_version)
+		return 0; /* malformed or not IP: nothing to match (counted by flows) */
+	if (++m->gen == 0) { /* generation wrapped: reset the marks */
+		memset(m->content_gen, 0, m->ncontents * sizeof(uint32_t));
+		memset(m->rule_gen, 0, r->n * sizeof(uint32_t));
+		memset(m->rule_hit_gen, 0, r->n * sizeof(uint32_t));
+		m->gen = 1;
+	}
+	m->nhits = 0;
+	if (m->db && k.payload_len > 0 &&
+	    hs_scan(m->db, (const char *)k.payload, (unsigned)k.payload_len, 0,
+		    m->scratch, on_match, m) != HS_SUCCESS)
+		return kvmon_set_error(EIO, "hyperscan scan failed");
+	for (size_t i = 0; i < m->nhits; i++)
+		report(r, m->hits[i], &k, fn, opaque, &n);
+	for (size_t i = 0; i < m->nnocontent; i++)
+		report(r, m->nocontent[i], &k, fn, opaque, &n);
+	return n;
+}
+
+char *kvmon_rule_hit_json(const struct kvmon_rule_hit *hit, const struct kvmon_pkt *k)
+{
+	struct json_object *o = json_object_new_object();
+	char a[64] = "", b[64] = "";
+	int af = k->ip_version == 6 ? AF_INET6 : AF_INET;
+	char *s;
+
+	inet_ntop(af, k->src, a, sizeof(a));
+	inet_ntop(af, k->dst, b, sizeof(b));
+	json_object_object_add(o, "sid", json_object_new_int64(hit->sid));
+	json_object_object_add(o, "msg", json_object_new_string(hit->msg));
+	json_object_object_add(o, "action", json_object_new_string(hit->action));
+	json_object_object_add(o, "proto", json_object_new_int(k->proto));
+	json_object_object_add(o, "src", json_object_new_string(a));
+	json_object_object_add(o, "sport", json_object_new_int(k->sport));
+	json_object_object_add(o, "dst", json_object_new_string(b));
+	json_object_object_add(o, "dport", json_object_new_int(k->dport));
+	json_object_object_add(o, "payload_len", json_object_new_int64((int64_t)k->payload_len));
+	s = kvmon_strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return s;
+}

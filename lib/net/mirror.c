@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Mirror receiver: a unix socket that QEMU's filter-mirror chardev connects
+ * to, a thread that decodes the stream, and a bounded ring between that
+ * thread and the consumer. QEMU writes the mirror synchronously from its
+ * network path, so the thread must never wait for the consumer: when the
+ * ring is full, the frame is dropped and counted instead.
+ *
+ * Read-only by construction: the connection is shut down for writing as
+ * soon as it is accepted, and nothing is ever written to it.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define DEFAULT_RING (16u << 20)
+#define READ_CHUNK (256u << 10)
+#define REC_HDR 16u          /* u32 len, u32 pad, u64 ts */
+#define REC_WRAP UINT32_MAX  /* "continue at offset 0" marker */
+
+struct kvmon_mirror {
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char dir[PATH_MAX];      /* private dir we created, or "" */
+	int lfd, cfd, wakefd;
+	pthread_t thread;
+	bool thread_started;
+	struct kvmon_framer *framer;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint8_t *ring;
+	size_t cap;
+	uint64_t head, tail;     /* monotonic byte offsets; used = head - tail */
+	bool waiting;
+	uint64_t batch_ts;       /* receive time of the chunk being decoded */
+	struct kvmon_mirror_stats st;
+	struct kvmon_framer_stats fst;
+
+	/* Attached VM: QMP ids to remove on close. */
+	struct kvmon_vm *vm;
+	char chardev_id[64], filter_id[64];
+	bool chardev_added, filter_added;
+	uint8_t readbuf[READ_CHUNK];
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static size_t rec_size(size_t len)
+{
+	return REC_HDR + ((len + 7) & ~(size_t)7);
+}
+
+/* Called with the lock held, from the framer, for each decoded frame. */
+static int ring_push(void *opaque, const uint8_t *frame, size_t len)
+{
+	struct kvmon_mirror *m = opaque;
+	size_t need = rec_size(len), pos = (size_t)(m->head % m->cap);
+	size_t free_ = m->cap - (size_t)(m->head - m->tail);
+	size_t to_end = m->cap - pos;
+	uint32_t l32 = (uint32_t)len;
+
+	if (to_end < need) { /* wrap: the rest of the ring is skipped */
+		if (free_ < to_end + need) {
+			m->st.dropped++;
+			return 0;
+		}
+		uint32_t w = REC_WRAP;
+
+		memcpy(m->ring + pos, &w, sizeof(w));
+		m->head += to_end;
+		pos = 0;
+	} else if (free_ < need) {
+		m->st.dropped++;
+		return 0;
+	}
+	memcpy(m->ring + pos, &l32, 4);
+	memcpy(m->ring + pos + 8, &m->batch_ts, 8);
+	memcpy(m->ring + pos + REC_HDR, frame, len);
+	m->head += need;
+	m->st.queued++;
+	return 0;
+}
+
+static void close_conn(struct kvmon_mirror *m)
+{
+	if (m->cfd >= 0) {
+		close(m->cfd);
+		m->cfd = -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	kvmon_framer_reset(m->framer);
+	kvmon_framer_stats(m->framer, &m->fst);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static void *rx_thread(void *arg)
+{
+	struct kvmon_mirror *m = arg;
+
+	for (;;) {
+		struct pollfd p[3] = {
+			{ .fd = m->wakefd, .events = POLLIN },
+			{ .fd = m->lfd, .events = POLLIN },
+			{ .fd = m->cfd, .events = POLLIN },
+		};
+		if (poll(p, m->cfd >= 0 ? 3 : 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents & POLLIN) {
+			int fd = accept4(m->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0 && m->cfd >= 0) {
+				close(fd); /* one sender at a time */
+				pthread_mutex_lock(&m->lock);
+				m->st.rejected++;
+				pthread_mutex_unlock(&m->lock);
+			} else if (fd >= 0) {
+				int sz = 4 << 20;
+
+				setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+				shutdown(fd, SHUT_WR); /* receive-only */
+				m->cfd = fd;
+				pthread_mutex_lock(&m->lock);
+				m->st.connections++;
+				pthread_cond_broadcast(&m->cond);
+				pthread_mutex_unlock(&m->lock);
+			}
+		}
+		if (m->cfd >= 0 && p[2].revents) {
+			ssize_t r = read(m->cfd, m->readbuf, sizeof(m->readbuf));
+
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				close_conn(m);
+				continue;
+			}
+			pthread_mutex_lock(&m->lock);
+			m->batch_ts = now_ns();
+			uint64_t before = m->head;
+			int rc = kvmon_framer_feed(m->framer, m->readbuf, (size_t)r,
+						   ring_push, m);
+			kvmon_framer_stats(m->framer, &m->fst);
+			if (m->head != before && m->waiting)
+				pthread_cond_broadcast(&m->cond);
+			pthread_mutex_unlock(&m->lock);
+			if (rc < 0) /* lost framing: drop the sender, it reconnects */
+				close_conn(m);
+		}
+	}
+	return NULL;
+}
+
+struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
+					 bool vnet_hdr)
+{
+	struct kvmon_mirror *m;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+		kvmon_set_error(ENAMETOOLONG, "mirror socket path too long");
+		return NULL;
+	}
+	if (ring_bytes == 0)
+		ring_bytes = DEFAULT_RING;
+	if (ring_bytes < 2 * rec_size(KVMON_NET_MAX_FRAME) || ring_bytes > (1ull << 32)) {
+		kvmon_set_error(EINVAL, "ring size must be 256 KiB .. 4 GiB");
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	m->lfd = m->cfd = m->wakefd = -1;
+	m->cap = ring_bytes & ~(size_t)7;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines below */
+	pthread_cond_init(&m->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	m->ring = malloc(m->cap);
+	m->framer = kvmon_framer_new(vnet_hdr);
+	if (!m->ring || !m->framer) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		goto fail;
+	}
+	snprintf(m->path, sizeof(m->path), "%s", path);
+	memcpy(sa.sun_path, path, strlen(path));
+	m->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	m->wakefd = eventfd(0, EFD_CLOEXEC);
+	if (m->lfd < 0 || m->wakefd < 0) {
+		kvmon_set_error(errno, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (bind(m->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		kvmon_set_error(errno, "bind %s: %s", path, strerror(errno));
+		m->path[0] = '\0'; /* not ours to unlink */
+		goto fail;
+	}
+	chmod(path, 0600);
+	if (listen(m->lfd, 4) < 0) {
+		kvmon_set_error(errno, "listen: %s", strerror(errno));
+		goto fail;
+	}
+	if (pthread_create(&m->thread, NULL, rx_thread, m)) {
+		kvmon_set_error(EAGAIN, "cannot start the receiver thread");
+		goto fail;
+	}
+	m->thread_started = true;
+	return m;
+fail:
+	kvmon_mirror_close(m);
+	return NULL;
+}
+
+int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
+		      struct kvmon_frame_info *info, int timeout_ms)
+{
+	struct timespec dl;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	if (timeout_ms > 0) {
+		dl.tv_sec += timeout_ms / 1000;
+		dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+		if (dl.tv_nsec >= 1000000000) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000;
+		}
+	}
+	pthread_mutex_lock(&m->lock);
+	for (;;) {
+		if (m->head != m->tail) {
+			size_t pos = (size_t)(m->tail % m->cap);
+			uint32_t len;
+
+			memcpy(&len, m->ring + pos, 4);
+			if (len == REC_WRAP) {
+				m->tail += m->cap - pos;
+				continue;
+			}
+			if (len > cap) {
+				m->tail += rec_size(len);
+				rc = kvmon_set_error(EMSGSIZE, "frame of %u bytes > buffer", len);
+				break;
+			}
+			memcpy(&info->ts_ns, m->ring + pos + 8, 8);
+			info->len = len;
+			memcpy(buf, m->ring + pos + REC_HDR, len);
+			m->tail += rec_size(len);
+			rc = 1;
+			break;
+		}
+		if (timeout_ms == 0)
+			break;
+		m->waiting = true;
+		int w = timeout_ms < 0 ? pthread_cond_wait(&m->cond, &m->lock)
+				       : pthread_cond_timedwait(&m->cond, &m->lock, &dl);
+		m->waiting = false;
+		if (w == ETIMEDOUT && m->head == m->tail)
+			break;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+void kvmon_mirror_stats(struct kvmon_mirror *m, struct kvmon_mirror_stats *st)
+{
+	pthread_mutex_lock(&m->lock);
+	*st = m->st;
+	st->framing = m->fst;
+	pthread_mutex_unlock(&m->lock);
+}
+
+const char *kvmon_mirror_id(const struct kvmon_mirror *m, const char *what)
+{
+	if (!m->vm || !what)
+		return NULL;
+	if (!strcmp(what, "chardev"))
+		return m->chardev_id;
+	if (!strcmp(what, "filter"))
+		return m->filter_id;
+	if (!strcmp(what, "socket"))
+		return m->path;
+	return NULL;
+}
+
+static int qmp_del(struct kvmon_vm *vm, const char *cmd, const char *key,
+		   const char *id)
+{
+	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, key, json_object_new_string(id));
+	if (!q) {
+		json_object_put(a);
+		return -1;
+	}
+	return kvmon_qmp_call(q, cmd, a, NULL);
+}
+
+int kvmon_mirror_close(struct kvmon_mirror *m)
+{
+	int rc = 0;
+
+	if (!m)
+		return 0;
+	/* Detach first, so QEMU stops writing before the socket goes. */
+	if (m->filter_added && qmp_del(m->vm, "object-del", "id", m->filter_id) < 0)
+		rc = -1;
+	if (m->chardev_added && qmp_del(m->vm, "chardev-remove", "id", m->chardev_id) < 0)
+		rc = -1;
+	if (m->thread_started) {
+		uint64_t one = 1;
+
+		if (write(m->wakefd, &one, sizeof(one)) != sizeof(one))
+			rc = -1;
+		pthread_join(m->thread, NULL);
+	}
+	if (m->cfd >= 0)
+		close(m->cfd);
+	if (m->lfd >= 0)
+		close(m->lfd);
+	if (m->wakefd >= 0)
+		close(m->wakefd);
+	if (m->path[0])
+		unlink(m->path);
+	if (m->dir[0])
+		rmdir(m->dir);
+	kvmon_framer_free(m->framer);
+	free(m->ring);
+	pthread_mutex_destroy(&m->lock);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+	return rc;
+}
+
+/* ------------------------------------------------------------ QMP attach */
+
+static struct json_object *socket_backend(const char *path)
+{
+	struct json_object *addr = json_object_new_object(), *ad = json_object_new_object();
+	struct json_object *data = json_object_new_object(), *be = json_object_new_object();
+
+	json_object_object_add(ad, "path", json_object_new_string(path));
+	json_object_object_add(addr, "type", json_object_new_string("unix"));
+	json_object_object_add(addr, "data", ad);
+	json_object_object_add(data, "addr", addr);
+	json_object_object_add(data, "server", json_object_new_boolean(0));
+	/* Reconnect: if the receiver drops a desynchronised stream, QEMU
+	 * comes back on its own; while unconnected it drops, never blocks. */
+	json_object_object_add(data, "reconnect", json_object_new_int(1));
+	json_object_object_add(be, "type", json_object_new_string("socket"));
+	json_object_object_add(be, "data", data);
+	return be;
+}
+
+struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
+					 size_t ring_bytes)
+{
+	static atomic_uint seq;
+	unsigned n = atomic_fetch_add(&seq, 1);
+	char dir[PATH_MAX], path[PATH_MAX];
+	const char *qmp_path = kvmon_vm_path(vm, "qmp");
+	struct kvmon_mirror *m;
+	struct kvmon_qmp *q;
+	struct json_object *a;
+
+	if (!netdev)
+		netdev = "net0";
+	/* A private 0700 dir next to the VM's QMP socket when it fits the
+	 * 108-byte sun_path limit, else in /tmp. */
+	dir[0] = '\0';
+	if (qmp_path && strlen(qmp_path) < 60) {
+		snprintf(dir, sizeof(dir), "%s", qmp_path);
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			snprintf(slash, sizeof(dir) - (size_t)(slash - dir),
+				 "/mirror-%d-%u", (int)getpid(), n);
+		else
+			dir[0] = '\0';
+		if (dir[0] && mkdir(dir, 0700) < 0)
+			dir[0] = '\0';
+	}
+	if (!dir[0]) {
+		snprintf(dir, sizeof(dir), "/tmp/kvmon-mirror-XXXXXX");
+		if (!mkdtemp(dir)) {
+			kvmon_set_error(errno, "mkdtemp: %s", strerror(errno));
+			return NULL;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/s", dir);
+	m = kvmon_mirror_listen(path, ring_bytes, false);
+	if (!m) {
+		rmdir(dir);
+		return NULL;
+	}
+	snprintf(m->dir, sizeof(m->dir), "%s", dir);
+	m->vm = vm;
+	snprintf(m->chardev_id, sizeof(m->chardev_id), "kvmon-mirror-%d-%u",
+		 (int)getpid(), n);
+	snprintf(m->filter_id, sizeof(m->filter_id), "kvmon-mirrorf-%d-%u",
+		 (int)getpid(), n);
+	q = kvmon_vm_qmp(vm);
+	if (!q)
+		goto fail;
+	a = json_object_new_object();
+	json_object_object_add(a, "id", json_object_new_string(m->chardev_id));
+	json_object_object_add(a, "backend", socket_backend(path));
+	if (kvmon_qmp_call(q, "chardev-add", a, NULL) < 0) {
+		kvmon_error_prefix("chardev-add");
+		goto fail;
+	}
+	m->chardev_added = true;
+	a = json_object_new_object();
+	json_object_object_add(a, "qom-type", json_object_new_string("filter-mirror"));
+	json_object_object_add(a, "id", json_object_new_string(m->filter_id));
+	json_object_object_add(a, "netdev", json_object_new_string(netdev));
+	json_object_object_add(a, "queue", json_object_new_string("all"));
+	json_object_object_add(a, "outdev", json_object_new_string(m->chardev_id));
+	if (kvmon_qmp_call(q, "object-add", a, NULL) < 0) {
+		kvmon_error_prefix("object-add filter-mirror on %s", netdev);
+		goto fail;
+	}
+	m->filter_added = true;
+	/* The chardev connects asynchronously; frames before that are lost,
+	 * so report success only once QEMU is connected. */
+	int64_t dl = kvmon_now_ms() + 5000;
+
+	pthread_mutex_lock(&m->lock);
+	while (m->st.connections == 0 && kvmon_ms_left(dl) > 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 50000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+	}
+	bool connected = m->st.connections > 0;
+
+	pthread_mutex_unlock(&m->lock);
+	if (!connected) {
+		kvmon_set_error(ETIMEDOUT, "QEMU did not connect to the mirror socket");
+		goto fail;
+	}
+	return m;
+fail:
+	kvmon_mirror_close(m);
+	return NULL;
+}

@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * filter-mirror framing and the receiver: every split of the stream gives
+ * the same frames; length 0, oversize, truncated records and bad vnet
+ * header lengths are counted; a synthetic sender speaking QEMU's protocol
+ * disconnects and reconnects; a full ring drops and counts, never blocks.
+ */
+#define _GNU_SOURCE
+#include "kvmon.h"
+#include "../tap.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct collect {
+	size_t n;
+	size_t total;
+	uint8_t last[256];
+	size_t last_len;
+};
+
+static int on_frame(void *opaque, const uint8_t *f, size_t len)
+{
+	struct collect *c = opaque;
+
+	c->n++;
+	c->total += len;
+	c->last_len = len < sizeof(c->last) ? len : sizeof(c->last);
+	memcpy(c->last, f, c->last_len);
+	return 0;
+}
+
+static size_t rec(uint8_t *out, const void *frame, uint32_t len, int vnet)
+{
+	size_t o = 0;
+
+	out[o++] = (uint8_t)(len >> 24);
+	out[o++] = (uint8_t)(len >> 16);
+	out[o++] = (uint8_t)(len >> 8);
+	out[o++] = (uint8_t)len;
+	if (vnet >= 0) {
+		out[o++] = 0;
+		out[o++] = 0;
+		out[o++] = 0;
+		out[o++] = (uint8_t)vnet;
+	}
+	memcpy(out + o, frame, len);
+	return o + len;
+}
+
+static void test_framer(void)
+{
+	uint8_t stream[4096], frame[100];
+	size_t len = 0;
+	struct kvmon_framer_stats st;
+	struct kvmon_framer *f = kvmon_framer_new(false);
+	struct collect c = { 0 };
+
+	for (int i = 0; i < 100; i++)
+		frame[i] = (uint8_t)i;
+	for (int i = 1; i <= 10; i++)
+		len += rec(stream + len, frame, (uint32_t)(i * 10), -1);
+	/* byte by byte */
+	for (size_t i = 0; i < len; i++)
+		kvmon_framer_feed(f, stream + i, 1, on_frame, &c);
+	ok(c.n == 10 && c.total == 550, "byte-at-a-time feed gives 10 frames, 550 bytes");
+	/* every two-way split */
+	bool all = true;
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct collect d = { 0 };
+
+		kvmon_framer_feed(f, stream, cut, on_frame, &d);
+		kvmon_framer_feed(f, stream + cut, len - cut, on_frame, &d);
+		all &= d.n == 10 && d.total == 550 && d.last_len == 100 &&
+		       !memcmp(d.last, frame, 100);
+	}
+	ok(all, "every split of the stream gives the same frames");
+	/* length 0 is skipped and counted */
+	uint8_t zero[4] = { 0 };
+
+	memset(&c, 0, sizeof(c));
+	ok(kvmon_framer_feed(f, zero, 4, on_frame, &c) == 0 && c.n == 0,
+	   "length-0 record skipped");
+	len = rec(stream, frame, 20, -1);
+	kvmon_framer_feed(f, stream, len, on_frame, &c);
+	kvmon_framer_stats(f, &st);
+	ok(st.zero_len == 1 && c.n == 1, "length 0 counted, stream continues");
+	/* oversize: EPROTO */
+	uint8_t big[4] = { 0, 1, 0, 1 }; /* 65537 */
+
+	int frc = kvmon_framer_feed(f, big, 4, on_frame, &c);
+	const char *err = kvmon_get_error();
+
+	ok(frc == -1 && kvmon_get_errno() == EPROTO && strstr(err, "65537"),
+	   "length > 64 KiB refused with a clear error: %s", err);
+	kvmon_framer_stats(f, &st);
+	ok(st.oversize == 1, "oversize counted");
+	/* truncated record, then reset */
+	len = rec(stream, frame, 50, -1);
+	kvmon_framer_feed(f, stream, 30, on_frame, &c);
+	kvmon_framer_reset(f);
+	kvmon_framer_stats(f, &st);
+	ok(st.truncated == 1, "truncated frame counted on reset");
+	memset(&c, 0, sizeof(c));
+	kvmon_framer_feed(f, stream, len, on_frame, &c);
+	ok(c.n == 1 && c.total == 50, "fresh stream decodes after reset");
+	/* exactly 64 KiB is fine */
+	uint8_t *huge = calloc(1, 65536 + 4);
+
+	len = rec(huge, huge + 4, 65536, -1);
+	memset(&c, 0, sizeof(c));
+	ok(kvmon_framer_feed(f, huge, len, on_frame, &c) == 0 && c.n == 1 &&
+		   c.total == 65536, "a 64 KiB frame is accepted");
+	free(huge);
+	kvmon_framer_free(f);
+
+	/* vnet header variant */
+	f = kvmon_framer_new(true);
+	memset(&c, 0, sizeof(c));
+	len = rec(stream, frame, 60, 12);
+	kvmon_framer_feed(f, stream, len, on_frame, &c);
+	ok(c.n == 1 && c.total == 48 && c.last[0] == 12,
+	   "vnet header stripped (12 of 60 bytes)");
+	len = rec(stream, frame, 10, 12);
+	kvmon_framer_feed(f, stream, len, on_frame, &c);
+	kvmon_framer_stats(f, &st);
+	ok(c.n == 1 && st.bad_vnet == 1, "vnet header longer than the frame counted");
+	kvmon_framer_free(f);
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int drain(struct kvmon_mirror *m, int expect, int timeout_ms)
+{
+	static uint8_t buf[KVMON_NET_MAX_FRAME];
+	struct kvmon_frame_info fi;
+	int n = 0;
+
+	while (n < expect && kvmon_mirror_next(m, buf, sizeof(buf), &fi, timeout_ms) == 1)
+		n++;
+	return n;
+}
+
+static void test_receiver(void)
+{
+	char dir[] = "/tmp/kvmon-tnet-XXXXXX", path[128];
+	uint8_t stream[8192], frame[1000] = { 1, 2, 3 };
+	struct kvmon_mirror_stats st;
+	struct kvmon_mirror *m;
+	size_t len = 0;
+	int fd, fd2;
+
+	if (!mkdtemp(dir))
+		bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/s", dir);
+	m = kvmon_mirror_listen(path, 0, false);
+	ok(m != NULL, "receiver listens");
+	fd = connect_to(path);
+	for (int i = 0; i < 5; i++)
+		len += rec(stream + len, frame, 100, -1);
+	ok(write(fd, stream, len) == (ssize_t)len, "sender wrote 5 frames");
+	ok(drain(m, 5, 2000) == 5, "5 frames received");
+	/* A second concurrent sender is refused. */
+	fd2 = connect_to(path);
+	usleep(100000);
+	kvmon_mirror_stats(m, &st);
+	ok(st.rejected == 1, "second concurrent sender refused");
+	close(fd2);
+	/* Receive-only: the sender cannot read anything from us. */
+	char x;
+
+	ok(read(fd, &x, 1) == 0, "receiver never writes to the sender (EOF for reads)");
+	/* Disconnect in the middle of a frame, reconnect. */
+	len = rec(stream, frame, 500, -1);
+	ok(write(fd, stream, 200) == 200, "partial frame written");
+	close(fd);
+	usleep(100000);
+	fd = connect_to(path);
+	len = rec(stream, frame, 700, -1);
+	ok(write(fd, stream, len) == (ssize_t)len, "reconnected sender writes");
+	ok(drain(m, 1, 2000) == 1, "frame after reconnect received");
+	kvmon_mirror_stats(m, &st);
+	ok(st.framing.truncated == 1 && st.connections == 2,
+	   "truncated frame counted; 2 connections (truncated=%llu)",
+	   (unsigned long long)st.framing.truncated);
+	/* Oversize: the receiver drops the connection; the sender reconnects. */
+	uint8_t bad[4] = { 0x10, 0, 0, 0 };
+
+	ok(write(fd, bad, 4) == 4, "oversize length sent");
+	usleep(100000);
+	ok(read(fd, &x, 1) <= 0, "receiver dropped the desynchronised sender");
+	close(fd);
+	fd = connect_to(path);
+	ok(write(fd, stream, len) == (ssize_t)len && drain(m, 1, 2000) == 1,
+	   "stream resumes after the sender reconnects");
+	kvmon_mirror_stats(m, &st);
+	ok(st.framing.oversize == 1, "oversize counted");
+	/* Ring overflow: nobody consumes; the sender is never blocked. */
+	len = 0;
+	for (int i = 0; i < 8; i++)
+		len += rec(stream + len, frame, 1000, -1);
+	int64_t sent = 0;
+
+	for (int i = 0; i < 5000; i++)
+		if (write(fd, stream, len) == (ssize_t)len)
+			sent += 8;
+	usleep(300000);
+	kvmon_mirror_stats(m, &st);
+	ok(sent == 40000, "sender never blocked (40000 frames written)");
+	int got = drain(m, 100000, 200);
+
+	kvmon_mirror_stats(m, &st);
+	ok(st.dropped > 0 && (int64_t)st.dropped + got == sent,
+	   "full ring dropped and counted: %llu dropped + %d delivered = %lld sent",
+	   (unsigned long long)st.dropped, got, (long long)sent);
+	close(fd);
+	ok(kvmon_mirror_close(m) == 0, "receiver closed");
+	ok(access(path, F_OK) < 0, "socket removed");
+	rmdir(dir);
+	ok(kvmon_mirror_listen("/nonexistent-dir/x", 0, false) == NULL &&
+		   kvmon_get_errno() == ENOENT,
+	   "bad socket path: clear error (%s)", kvmon_get_error());
+}
+
+int main(void)
+{
+	test_framer();
+	test_receiver();
+	return tap_done();
+}
