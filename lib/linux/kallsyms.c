@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include "linux/kallsyms.h"
 #include "linux/vmcoreinfo.h"
+#include "linux/symtab.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -32,14 +33,8 @@
 #define ARENA_INITIAL (64u << 10)
 
 struct kvmon_kallsyms {
-	size_t n;
-	uint64_t *addr;
-	uint32_t *name;		/* offsets into arena */
-	char *type;
-	char *arena;
+	struct kvmon_symtab s;	/* symbols and their indexes */
 	size_t arena_len, arena_cap;
-	uint32_t *by_name;	/* indices, sorted by name (stable) */
-	uint32_t *by_addr;	/* indices, sorted by address (stable) */
 };
 
 /* Decoding state: the token table and the names stream. */
@@ -277,14 +272,14 @@ static int arena_add(struct kvmon_kallsyms *k, const char *s, size_t n,
 			cap *= 2;
 		if (cap > KVMON_KALLSYMS_MAX_ARENA)
 			cap = KVMON_KALLSYMS_MAX_ARENA;
-		p = realloc(k->arena, cap);
+		p = realloc(k->s.arena, cap);
 		if (!p)
 			return kvmon_set_error(ENOMEM, "out of memory");
-		k->arena = p;
+		k->s.arena = p;
 		k->arena_cap = cap;
 	}
-	memcpy(k->arena + k->arena_len, s, n);
-	k->arena[k->arena_len + n] = '\0';
+	memcpy(k->s.arena + k->arena_len, s, n);
+	k->s.arena[k->arena_len + n] = '\0';
 	*off = (uint32_t)k->arena_len;
 	k->arena_len += n + 1;
 	return 0;
@@ -305,15 +300,15 @@ static int load_names(const struct kvmon_virtmem *vm,
 	s.buf = malloc(NAMES_WINDOW);
 	if (!s.buf)
 		return kvmon_set_error(ENOMEM, "out of memory");
-	for (size_t i = 0; i < k->n && ret == 0; i++) {
+	for (size_t i = 0; i < k->s.n && ret == 0; i++) {
 		size_t n = 0;
 
 		ret = expand(&s, t, i, name, &n);
 		if (ret == 0)
 			ret = check_name(name, n, i);
 		if (ret == 0) {
-			k->type[i] = name[0];
-			ret = arena_add(k, name + 1, n - 1, &k->name[i]);
+			k->s.type[i] = name[0];
+			ret = arena_add(k, name + 1, n - 1, &k->s.name[i]);
 		}
 	}
 	free(s.buf);
@@ -345,75 +340,18 @@ static int load_addresses(const struct kvmon_virtmem *vm,
 	buf = malloc(OFFSETS_CHUNK);
 	if (!buf)
 		return kvmon_set_error(ENOMEM, "out of memory");
-	for (size_t i = 0; i < k->n; i += per) {
-		size_t cnt = k->n - i < per ? k->n - i : per;
+	for (size_t i = 0; i < k->s.n; i += per) {
+		size_t cnt = k->s.n - i < per ? k->s.n - i : per;
 
 		if (vread(vm, a->offsets + 4 * (uint64_t)i, buf, 4 * cnt) < 0) {
 			free(buf);
 			return kvmon_error_prefix("kallsyms: offsets");
 		}
 		for (size_t j = 0; j < cnt; j++)
-			k->addr[i + j] = sym_address(le32(buf + 4 * j), rb);
+			k->s.addr[i + j] = sym_address(le32(buf + 4 * j), rb);
 	}
 	free(buf);
 	return 0;
-}
-
-/* ----------------------------------------------------------------- sort */
-
-typedef int (*cmp_fn)(const struct kvmon_kallsyms *k, uint32_t a, uint32_t b);
-
-static int cmp_name(const struct kvmon_kallsyms *k, uint32_t a, uint32_t b)
-{
-	return strcmp(k->arena + k->name[a], k->arena + k->name[b]);
-}
-
-static int cmp_addr(const struct kvmon_kallsyms *k, uint32_t a, uint32_t b)
-{
-	return (k->addr[a] > k->addr[b]) - (k->addr[a] < k->addr[b]);
-}
-
-static void merge(const struct kvmon_kallsyms *k, cmp_fn cmp,
-		  const uint32_t *src, uint32_t *dst, size_t lo, size_t mid,
-		  size_t hi)
-{
-	size_t i = lo, j = mid, o = lo;
-
-	while (i < mid && j < hi)
-		dst[o++] = cmp(k, src[i], src[j]) <= 0 ? src[i++] : src[j++];
-	while (i < mid)
-		dst[o++] = src[i++];
-	while (j < hi)
-		dst[o++] = src[j++];
-}
-
-/* Index 0..n-1 sorted by cmp; stable, so ties keep table order. */
-static uint32_t *sorted_index(const struct kvmon_kallsyms *k, cmp_fn cmp)
-{
-	uint32_t *a = malloc(k->n * sizeof(*a)), *b = malloc(k->n * sizeof(*b));
-	uint32_t *src = a, *dst = b, *tmp;
-
-	if (!a || !b) {
-		free(a);
-		free(b);
-		kvmon_set_error(ENOMEM, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < k->n; i++)
-		a[i] = (uint32_t)i;
-	for (size_t w = 1; w < k->n; w *= 2) {
-		for (size_t lo = 0; lo < k->n; lo += 2 * w) {
-			size_t mid = lo + w < k->n ? lo + w : k->n;
-			size_t hi = lo + 2 * w < k->n ? lo + 2 * w : k->n;
-
-			merge(k, cmp, src, dst, lo, mid, hi);
-		}
-		tmp = src;
-		src = dst;
-		dst = tmp;
-	}
-	free(dst);
-	return src;
 }
 
 /* ----------------------------------------------------------------- load */
@@ -446,10 +384,10 @@ static int read_count(const struct kvmon_virtmem *vm,
 
 static int alloc_arrays(struct kvmon_kallsyms *k)
 {
-	k->addr = malloc(k->n * sizeof(*k->addr));
-	k->name = malloc(k->n * sizeof(*k->name));
-	k->type = malloc(k->n);
-	if (!k->addr || !k->name || !k->type)
+	k->s.addr = malloc(k->s.n * sizeof(*k->s.addr));
+	k->s.name = malloc(k->s.n * sizeof(*k->s.name));
+	k->s.type = malloc(k->s.n);
+	if (!k->s.addr || !k->s.name || !k->s.type)
 		return kvmon_set_error(ENOMEM, "out of memory");
 	return 0;
 }
@@ -460,16 +398,17 @@ struct kvmon_kallsyms *kvmon_kallsyms_load(const struct kvmon_virtmem *vm,
 	struct kvmon_kallsyms *k = calloc(1, sizeof(*k));
 	struct tokens *t = malloc(sizeof(*t));
 
+	if (k)
+		k->s.what = "kallsyms";
 	if (!k || !t) {
 		kvmon_set_error(ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (check_addrs(a) < 0 || read_count(vm, a, &k->n) < 0 ||
+	if (check_addrs(a) < 0 || read_count(vm, a, &k->s.n) < 0 ||
 	    load_tokens(vm, a, t) < 0 || alloc_arrays(k) < 0 ||
 	    load_addresses(vm, a, k) < 0 || load_names(vm, a, t, k) < 0)
 		goto fail;
-	if (!(k->by_name = sorted_index(k, cmp_name)) ||
-	    !(k->by_addr = sorted_index(k, cmp_addr)))
+	if (kvmon_symtab_index(&k->s) < 0)
 		goto fail;
 	free(t);
 	return k;
@@ -483,12 +422,7 @@ void kvmon_kallsyms_free(struct kvmon_kallsyms *k)
 {
 	if (!k)
 		return;
-	free(k->addr);
-	free(k->name);
-	free(k->type);
-	free(k->arena);
-	free(k->by_name);
-	free(k->by_addr);
+	kvmon_symtab_release(&k->s);
 	free(k);
 }
 
@@ -496,79 +430,31 @@ void kvmon_kallsyms_free(struct kvmon_kallsyms *k)
 
 size_t kvmon_kallsyms_count(const struct kvmon_kallsyms *k)
 {
-	return k->n;
+	return k->s.n;
 }
 
 int kvmon_kallsyms_get(const struct kvmon_kallsyms *k, size_t i,
 		       const char **name, char *type, uint64_t *addr)
 {
-	if (i >= k->n)
-		return kvmon_set_error(ERANGE, "kallsyms: no symbol %zu (of %zu)",
-				       i, k->n);
-	if (name)
-		*name = k->arena + k->name[i];
-	if (type)
-		*type = k->type[i];
-	if (addr)
-		*addr = k->addr[i];
-	return 0;
+	return kvmon_symtab_get(&k->s, i, name, type, addr);
 }
 
 int kvmon_kallsyms_lookup(const struct kvmon_kallsyms *k, const char *name,
 			  uint64_t *addr)
 {
-	size_t lo = 0, hi = k->n;
+	size_t i;
 
-	/* Lower bound: the first (in table order) of equal names. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(k->arena + k->name[k->by_name[mid]], name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == k->n || strcmp(k->arena + k->name[k->by_name[lo]], name))
-		return kvmon_set_error(ENOENT, "kallsyms: no symbol %.64s", name);
+	if (kvmon_symtab_find(&k->s, name, &i) < 0)
+		return -1;
 	if (addr)
-		*addr = k->addr[k->by_name[lo]];
+		*addr = k->s.addr[i];
 	return 0;
-}
-
-/* First position in by_addr whose address is > addr (or >= if !upper). */
-static size_t addr_bound(const struct kvmon_kallsyms *k, uint64_t addr,
-			 bool upper)
-{
-	size_t lo = 0, hi = k->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t m = k->addr[k->by_addr[mid]];
-
-		if (m < addr || (upper && m == addr))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 int kvmon_kallsyms_resolve(const struct kvmon_kallsyms *k, uint64_t addr,
 			   const char **name, uint64_t *offset)
 {
-	size_t pos = addr_bound(k, addr, true);
-	uint32_t i;
-
-	if (pos == 0)
-		return kvmon_set_error(ENOENT, "kallsyms: 0x%llx is below every "
-				       "symbol", (unsigned long long)addr);
-	/* Aliases share an address: report the first, as the kernel does. */
-	i = k->by_addr[addr_bound(k, k->addr[k->by_addr[pos - 1]], false)];
-	if (name)
-		*name = k->arena + k->name[i];
-	if (offset)
-		*offset = addr - k->addr[i];
-	return 0;
+	return kvmon_symtab_resolve(&k->s, addr, name, offset);
 }
 
 /* ------------------------------------------------------------ vmcoreinfo */

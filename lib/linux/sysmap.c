@@ -8,6 +8,7 @@
 #include "linux/sysmap.h"
 #include "linux/kallsyms.h"
 #include "linux/vmcoreinfo.h"
+#include "linux/symtab.h"
 #include "internal.h"
 
 #include <errno.h>
@@ -23,14 +24,8 @@
 #define EXCERPT 48			/* bytes of a bad line in the error */
 
 struct kvmon_sysmap {
-	size_t n, cap;
-	uint64_t *addr;
-	uint32_t *name;			/* offsets into arena */
-	char *type;
-	char *arena;
-	size_t arena_len;
-	uint32_t *by_name;		/* indices sorted by name (stable) */
-	uint32_t *by_addr;		/* indices sorted by address (stable) */
+	struct kvmon_symtab s;		/* symbols and their indexes */
+	size_t cap, arena_len;
 };
 
 /* ---------------------------------------------------------------- lines */
@@ -95,10 +90,10 @@ static bool module_tag(const char *s, size_t n, size_t i)
 static int add_symbol(struct kvmon_sysmap *m, uint64_t addr, char type,
 		      const char *name, size_t len)
 {
-	if (m->n == KVMON_SYSMAP_MAX_SYMS)
+	if (m->s.n == KVMON_SYSMAP_MAX_SYMS)
 		return kvmon_set_error(E2BIG, "System.map: more than %u symbols",
 				       KVMON_SYSMAP_MAX_SYMS);
-	if (m->n == m->cap) {
+	if (m->s.n == m->cap) {
 		size_t cap = m->cap ? 2 * m->cap : ARRAYS_INITIAL;
 		uint64_t *a;
 		uint32_t *nm;
@@ -106,25 +101,25 @@ static int add_symbol(struct kvmon_sysmap *m, uint64_t addr, char type,
 
 		if (cap > KVMON_SYSMAP_MAX_SYMS)
 			cap = KVMON_SYSMAP_MAX_SYMS;
-		if (!(a = realloc(m->addr, cap * sizeof(*a))))
+		if (!(a = realloc(m->s.addr, cap * sizeof(*a))))
 			return kvmon_set_error(ENOMEM, "out of memory");
-		m->addr = a;
-		if (!(nm = realloc(m->name, cap * sizeof(*nm))))
+		m->s.addr = a;
+		if (!(nm = realloc(m->s.name, cap * sizeof(*nm))))
 			return kvmon_set_error(ENOMEM, "out of memory");
-		m->name = nm;
-		if (!(t = realloc(m->type, cap)))
+		m->s.name = nm;
+		if (!(t = realloc(m->s.type, cap)))
 			return kvmon_set_error(ENOMEM, "out of memory");
-		m->type = t;
+		m->s.type = t;
 		m->cap = cap;
 	}
 	/* The arena has room: a name and its NUL fit in its own line. */
-	memcpy(m->arena + m->arena_len, name, len);
-	m->arena[m->arena_len + len] = '\0';
-	m->name[m->n] = (uint32_t)m->arena_len;
+	memcpy(m->s.arena + m->arena_len, name, len);
+	m->s.arena[m->arena_len + len] = '\0';
+	m->s.name[m->s.n] = (uint32_t)m->arena_len;
 	m->arena_len += len + 1;
-	m->addr[m->n] = addr;
-	m->type[m->n] = type;
-	m->n++;
+	m->s.addr[m->s.n] = addr;
+	m->s.type[m->s.n] = type;
+	m->s.n++;
 	return 0;
 }
 
@@ -192,74 +187,16 @@ static int parse_text(struct kvmon_sysmap *m, const char *text, size_t len)
  * unprivileged read of /proc/kallsyms gives). */
 static int check_map(const struct kvmon_sysmap *m)
 {
-	if (m->n == 0)
+	if (m->s.n == 0)
 		return kvmon_set_error(EPROTO, "System.map: no symbols");
-	for (size_t i = 1; i < m->n; i++)
-		if (m->addr[i] != m->addr[0])
+	for (size_t i = 1; i < m->s.n; i++)
+		if (m->s.addr[i] != m->s.addr[0])
 			return 0;
-	if (m->n > 1)
+	if (m->s.n > 1)
 		return kvmon_set_error(EPROTO, "System.map: every address is "
 				       "0x%llx (read without privilege?)",
-				       (unsigned long long)m->addr[0]);
+				       (unsigned long long)m->s.addr[0]);
 	return 0;
-}
-
-/* ----------------------------------------------------------------- sort */
-
-typedef int (*cmp_fn)(const struct kvmon_sysmap *m, uint32_t a, uint32_t b);
-
-static int cmp_name(const struct kvmon_sysmap *m, uint32_t a, uint32_t b)
-{
-	return strcmp(m->arena + m->name[a], m->arena + m->name[b]);
-}
-
-static int cmp_addr(const struct kvmon_sysmap *m, uint32_t a, uint32_t b)
-{
-	return (m->addr[a] > m->addr[b]) - (m->addr[a] < m->addr[b]);
-}
-
-static void merge(const struct kvmon_sysmap *m, cmp_fn cmp,
-		  const uint32_t *src, uint32_t *dst, size_t lo, size_t mid,
-		  size_t hi)
-{
-	size_t i = lo, j = mid, o = lo;
-
-	while (i < mid && j < hi)
-		dst[o++] = cmp(m, src[i], src[j]) <= 0 ? src[i++] : src[j++];
-	while (i < mid)
-		dst[o++] = src[i++];
-	while (j < hi)
-		dst[o++] = src[j++];
-}
-
-/* Indices 0..n-1 sorted by cmp; bottom-up merge sort, stable. */
-static uint32_t *sorted_index(const struct kvmon_sysmap *m, cmp_fn cmp)
-{
-	size_t cnt = m->n ? m->n : 1;	/* a map has symbols: no malloc(0) */
-	uint32_t *a = malloc(cnt * sizeof(*a)), *b = malloc(cnt * sizeof(*b));
-	uint32_t *src = a, *dst = b, *tmp;
-
-	if (!a || !b) {
-		free(a);
-		free(b);
-		kvmon_set_error(ENOMEM, "out of memory");
-		return NULL;
-	}
-	for (size_t i = 0; i < m->n; i++)
-		a[i] = (uint32_t)i;
-	for (size_t w = 1; w < m->n; w *= 2) {
-		for (size_t lo = 0; lo < m->n; lo += 2 * w) {
-			size_t mid = lo + w < m->n ? lo + w : m->n;
-			size_t hi = lo + 2 * w < m->n ? lo + 2 * w : m->n;
-
-			merge(m, cmp, src, dst, lo, mid, hi);
-		}
-		tmp = src;
-		src = dst;
-		dst = tmp;
-	}
-	free(dst);
-	return src;
 }
 
 /* ----------------------------------------------------------------- load */
@@ -278,13 +215,14 @@ struct kvmon_sysmap *kvmon_sysmap_parse(const char *text, size_t len)
 		return NULL;
 	}
 	m = calloc(1, sizeof(*m));
-	if (!m || !(m->arena = malloc(len + 1))) {
+	if (m)
+		m->s.what = "System.map";
+	if (!m || !(m->s.arena = malloc(len + 1))) {
 		kvmon_set_error(ENOMEM, "out of memory");
 		goto fail;
 	}
 	if (parse_text(m, text, len) < 0 || check_map(m) < 0 ||
-	    !(m->by_name = sorted_index(m, cmp_name)) ||
-	    !(m->by_addr = sorted_index(m, cmp_addr)))
+	    kvmon_symtab_index(&m->s) < 0)
 		goto fail;
 	return m;
 fail:
@@ -369,12 +307,7 @@ void kvmon_sysmap_free(struct kvmon_sysmap *m)
 {
 	if (!m)
 		return;
-	free(m->addr);
-	free(m->name);
-	free(m->type);
-	free(m->arena);
-	free(m->by_name);
-	free(m->by_addr);
+	kvmon_symtab_release(&m->s);
 	free(m);
 }
 
@@ -382,41 +315,20 @@ void kvmon_sysmap_free(struct kvmon_sysmap *m)
 
 size_t kvmon_sysmap_count(const struct kvmon_sysmap *m)
 {
-	return m ? m->n : 0;
+	return m ? m->s.n : 0;
 }
 
 int kvmon_sysmap_get(const struct kvmon_sysmap *m, size_t i, const char **name,
 		     char *type, uint64_t *addr)
 {
-	if (!m || i >= m->n)
+	if (!m)
 		return kvmon_set_error(ERANGE, "System.map: no symbol %zu", i);
-	if (name)
-		*name = m->arena + m->name[i];
-	if (type)
-		*type = m->type[i];
-	if (addr)
-		*addr = m->addr[i];
-	return 0;
+	return kvmon_symtab_get(&m->s, i, name, type, addr);
 }
 
-/* Index of the first (in file order) symbol called name, or -1. */
 static int find(const struct kvmon_sysmap *m, const char *name, size_t *idx)
 {
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (strcmp(m->arena + m->name[m->by_name[mid]], name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == m->n || strcmp(m->arena + m->name[m->by_name[lo]], name))
-		return kvmon_set_error(ENOENT, "System.map: no symbol %.64s",
-				       name);
-	*idx = m->by_name[lo];
-	return 0;
+	return kvmon_symtab_find(&m->s, name, idx);
 }
 
 int kvmon_sysmap_lookup(const struct kvmon_sysmap *m, const char *name,
@@ -429,46 +341,16 @@ int kvmon_sysmap_lookup(const struct kvmon_sysmap *m, const char *name,
 	if (find(m, name, &i) < 0)
 		return -1;
 	if (addr)
-		*addr = m->addr[i];
+		*addr = m->s.addr[i];
 	return 0;
-}
-
-/* First position in by_addr whose address is > addr (or >= if !upper). */
-static size_t addr_bound(const struct kvmon_sysmap *m, uint64_t addr,
-			 bool upper)
-{
-	size_t lo = 0, hi = m->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t a = m->addr[m->by_addr[mid]];
-
-		if (a < addr || (upper && a == addr))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
 }
 
 int kvmon_sysmap_resolve(const struct kvmon_sysmap *m, uint64_t addr,
 			 const char **name, uint64_t *offset)
 {
-	size_t pos;
-	uint32_t i;
-
 	if (!m)
 		return kvmon_set_error(EINVAL, "System.map resolve: no map");
-	pos = addr_bound(m, addr, true);
-	if (pos == 0)
-		return kvmon_set_error(ENOENT, "System.map: 0x%llx is below "
-				       "every symbol", (unsigned long long)addr);
-	i = m->by_addr[addr_bound(m, m->addr[m->by_addr[pos - 1]], false)];
-	if (name)
-		*name = m->arena + m->name[i];
-	if (offset)
-		*offset = addr - m->addr[i];
-	return 0;
+	return kvmon_symtab_resolve(&m->s, addr, name, offset);
 }
 
 /* ---------------------------------------------------------------- KASLR */
@@ -476,8 +358,8 @@ int kvmon_sysmap_resolve(const struct kvmon_sysmap *m, uint64_t addr,
 /* Moved by KASLR: inside the kernel image mapping and not absolute. */
 static bool relocatable(const struct kvmon_sysmap *m, size_t i)
 {
-	return m->addr[i] >= KVMON_X86_START_KERNEL_MAP && m->type[i] != 'A' &&
-	       m->type[i] != 'a';
+	return m->s.addr[i] >= KVMON_X86_START_KERNEL_MAP && m->s.type[i] != 'A' &&
+	       m->s.type[i] != 'a';
 }
 
 int kvmon_sysmap_slide(const struct kvmon_sysmap *m, const char *anchor,
@@ -493,28 +375,28 @@ int kvmon_sysmap_slide(const struct kvmon_sysmap *m, const char *anchor,
 	if (!relocatable(m, i))
 		return kvmon_set_error(EINVAL, "System.map: %.64s (0x%llx %c) "
 				       "is not a kernel-image symbol", anchor,
-				       (unsigned long long)m->addr[i],
-				       m->type[i]);
+				       (unsigned long long)m->s.addr[i],
+				       m->s.type[i]);
 	if (runtime < KVMON_X86_START_KERNEL_MAP)
 		return kvmon_set_error(EINVAL, "System.map: 0x%llx is not a "
 				       "kernel-image address",
 				       (unsigned long long)runtime);
 	/* Both in the top 2 GiB: the difference fits an int64_t. */
-	d = runtime - m->addr[i];
-	*slide = runtime >= m->addr[i] ? (int64_t)d : -(int64_t)(0 - d);
+	d = runtime - m->s.addr[i];
+	*slide = runtime >= m->s.addr[i] ? (int64_t)d : -(int64_t)(0 - d);
 	if (d % SLIDE_ALIGN)
 		return kvmon_set_error(EPROTO, "System.map: %.64s at 0x%llx but "
 				       "0x%llx at run time: a slide not a "
 				       "multiple of 2 MiB (another kernel?)",
-				       anchor, (unsigned long long)m->addr[i],
+				       anchor, (unsigned long long)m->s.addr[i],
 				       (unsigned long long)runtime);
 	return 0;
 }
 
 static bool slide_fits(const struct kvmon_sysmap *m, int64_t slide)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		uint64_t a = m->addr[i];
+	for (size_t i = 0; i < m->s.n; i++) {
+		uint64_t a = m->s.addr[i];
 
 		if (!relocatable(m, i))
 			continue;
@@ -528,26 +410,22 @@ static bool slide_fits(const struct kvmon_sysmap *m, int64_t slide)
 
 int kvmon_sysmap_relocate(struct kvmon_sysmap *m, int64_t slide)
 {
-	uint32_t *by_addr;
-
 	if (!m)
 		return kvmon_set_error(EINVAL, "System.map relocate: no map");
 	if (!slide_fits(m, slide))
 		return kvmon_set_error(ERANGE, "System.map: a slide of %lld "
 				       "moves symbols out of the kernel image",
 				       (long long)slide);
-	for (size_t i = 0; i < m->n; i++)
+	for (size_t i = 0; i < m->s.n; i++)
 		if (relocatable(m, i))
-			m->addr[i] += (uint64_t)slide;
+			m->s.addr[i] += (uint64_t)slide;
 	/* Absolute symbols in the image range may now sort differently. */
-	if (!(by_addr = sorted_index(m, cmp_addr))) {
-		for (size_t i = 0; i < m->n; i++)
+	if (kvmon_symtab_reindex_addr(&m->s) < 0) {
+		for (size_t i = 0; i < m->s.n; i++)
 			if (relocatable(m, i))
-				m->addr[i] -= (uint64_t)slide;
+				m->s.addr[i] -= (uint64_t)slide;
 		return -1;
 	}
-	free(m->by_addr);
-	m->by_addr = by_addr;
 	return 0;
 }
 
