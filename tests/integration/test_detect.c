@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -426,6 +427,56 @@ static void attack_module(void)
 	expect_clean("module list restored");
 }
 
+/* kvmon watch, as a separate process, sees a live attack come and go. */
+static void watch_sees_attack(void)
+{
+	const char *kv = getenv("KVMON");
+	char cmd[8192], rundir[4096], line[4096];
+	struct kvmon_task *t = NULL;
+	const struct kvmon_task *tick;
+	size_t n = 0, alerts = 0, resolved = 0, other = 0;
+	uint64_t node;
+	FILE *p;
+	int status;
+
+	if (!kv) {
+		ok(0, "KVMON (path of the kvmon binary) not set");
+		return;
+	}
+	snprintf(rundir, sizeof(rundir), "%s", kvmon_vm_path(vm, "rundir"));
+	*strrchr(rundir, '/') = '\0';
+	snprintf(cmd, sizeof(cmd),
+		 "'%s' watch --name '%s' --rundir '%s' --interval 0.3 --count 14 "
+		 "--no-baseline --detectors hidden_process,hidden_module,syscall_table",
+		 kv, kvmon_vm_name(vm), rundir);
+	if (kvmon_kernel_tasks(kern, &t, &n) < 0 || !(tick = task_named(t, n, "kvmon-tick")))
+		bail("kvmon-tick not found");
+	node = tick->addr + member("task_struct", "tasks");
+	p = popen(cmd, "r");
+	if (!p)
+		bail("popen watch");
+	sleep(1);
+	unlink_node(node); /* live, as a rootkit would */
+	usleep(1500 * 1000);
+	relink_node(node);
+	while (fgets(line, sizeof(line), p)) {
+		if (strstr(line, "\"resolved\":true") && strstr(line, "kvmon-tick"))
+			resolved++;
+		else if (strstr(line, "\"detector\":\"hidden_process\"") &&
+			 strstr(line, "kvmon-tick") && strstr(line, "\"severity\":\"critical\""))
+			alerts++;
+		else
+			other++;
+	}
+	status = pclose(p);
+	free(t);
+	ok(alerts == 1, "watch printed one hidden_process alert for the live attack");
+	ok(resolved == 1, "... and one 'resolved' alert once it was undone");
+	ok(other == 0, "no other alert lines (%zu)", other);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	   "watch exits 1 after raising alerts");
+}
+
 int main(void)
 {
 	struct tctl *c;
@@ -481,6 +532,7 @@ int main(void)
 	attack_text();
 	attack_process();
 	attack_module();
+	watch_sees_attack();
 	sleep(2);
 	expect_clean("clean guest after a while");
 
