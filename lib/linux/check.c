@@ -126,18 +126,22 @@ int kvmon_detect_syscalls(struct kvmon_kernel *k, const struct kvmon_baseline *b
 	struct kvmon_module *mods = NULL;
 	size_t n = 0, nmods = 0;
 
+	bool named = false;
+
 	(void)b;
 	if (kvmon_kernel_syscalls(k, &s, &n) < 0)
 		return -1;
-	/* Only to name where a hooked entry points. */
-	if (kvmon_kernel_modules(k, &mods, &nmods) < 0)
-		nmods = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *d;
 		char where[160];
 
 		if (s[i].in_core_text && plausible_handler(&s[i]))
 			continue;
+		/* Modules only to name where a hooked entry points: walked
+		 * once, and only when something is wrong. */
+		if (!named && kvmon_kernel_modules(k, &mods, &nmods) < 0)
+			nmods = 0;
+		named = true;
 		kvmon_describe_addr(k, mods, nmods, s[i].handler, where, sizeof(where));
 		d = json_object_new_object();
 		json_object_object_add(d, "nr", json_object_new_int((int)s[i].nr));
