@@ -595,6 +595,22 @@ KVMON_API int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame,
 /* Details of a hit as the shared alert format's "details" JSON object. */
 KVMON_API char *kvmon_rule_hit_json(const struct kvmon_rule_hit *hit,
 				    const struct kvmon_pkt *pkt);
+
+/*
+ * A TAP interface `name` inside the existing network namespace `netns`
+ * (/run/netns/NAME, e.g. made with `ip netns add`; NULL = ours) carrying
+ * the mirrored frames as received traffic, for libpcap tools (`-i name`).
+ * Frames the capture side transmits on it are read, dropped and counted:
+ * they never reach the VM. The interface disappears on kvmon_tap_close().
+ */
+struct kvmon_tap;
+KVMON_API struct kvmon_tap *kvmon_tap_open(const char *name, const char *netns);
+/* Deliver one frame; a full kernel queue drops and counts (never blocks). */
+KVMON_API int kvmon_tap_write(struct kvmon_tap *t, const uint8_t *frame, size_t len);
+/* Frames transmitted by the IDS side (dropped), frames the kernel refused. */
+KVMON_API void kvmon_tap_stats(struct kvmon_tap *t, uint64_t *tx_dropped,
+			       uint64_t *write_dropped);
+KVMON_API void kvmon_tap_close(struct kvmon_tap *t);
 /* =========================================================== end network */
 
 #ifdef __cplusplus

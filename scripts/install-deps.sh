@@ -18,6 +18,8 @@ PACKAGES=(
 	# later mechanisms (disk, network, BTF): listed once, here
 	libbpf-dev libelf-dev zlib1g-dev libext2fs-dev libnbd-dev nbd-server
 	libfuse3-dev fuse3 fuse2fs libpcap-dev
+	# network mirroring: rule matcher, real pcap consumers
+	libhyperscan-dev tcpdump tshark
 )
 
 missing=()

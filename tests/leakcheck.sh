@@ -43,5 +43,10 @@ for c in $cgleft; do
 	for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
 	sleep 0.2; rmdir "$c" 2>/dev/null
 done
+# Network namespaces the tests made are named kvmon-t<pid>-...
+netns=$(ip netns list 2>/dev/null | awk '$1 ~ /^kvmon-t/ {print $1}')
+[ -n "$netns" ] && echo "$netns" | sed 's/^/# leftover netns: /'
+ok "$([ -z "$netns" ]; echo $?)" "no network namespace kvmon-t* left"
+for ns in $netns; do ip netns del "$ns" 2>/dev/null; done
 echo "1..$n"
 exit $((failed ? 1 : 0))

@@ -320,11 +320,10 @@ static int qmp_del(struct kvmon_vm *vm, const char *cmd, const char *key,
 	struct json_object *a = json_object_new_object();
 
 	json_object_object_add(a, key, json_object_new_string(id));
-	if (!q) {
-		json_object_put(a);
-		return -1;
-	}
-	return kvmon_qmp_call(q, cmd, a, NULL);
+	int rc = q ? kvmon_qmp_call(q, cmd, a, NULL) : -1;
+
+	json_object_put(a); /* the caller keeps ownership of QMP arguments */
+	return rc;
 }
 
 int kvmon_mirror_close(struct kvmon_mirror *m)
@@ -436,7 +435,10 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	a = json_object_new_object();
 	json_object_object_add(a, "id", json_object_new_string(m->chardev_id));
 	json_object_object_add(a, "backend", socket_backend(path));
-	if (kvmon_qmp_call(q, "chardev-add", a, NULL) < 0) {
+	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
+
+	json_object_put(a);
+	if (rc < 0) {
 		kvmon_error_prefix("chardev-add");
 		goto fail;
 	}
@@ -447,7 +449,9 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	json_object_object_add(a, "netdev", json_object_new_string(netdev));
 	json_object_object_add(a, "queue", json_object_new_string("all"));
 	json_object_object_add(a, "outdev", json_object_new_string(m->chardev_id));
-	if (kvmon_qmp_call(q, "object-add", a, NULL) < 0) {
+	rc = kvmon_qmp_call(q, "object-add", a, NULL);
+	json_object_put(a);
+	if (rc < 0) {
 		kvmon_error_prefix("object-add filter-mirror on %s", netdev);
 		goto fail;
 	}

@@ -21,6 +21,11 @@ static const char mirror_usage[] =
 	"Mirror the VM's network traffic (both directions) while running. Nothing\n"
 	"is ever sent into the VM's network. VM is a name (as --name).\n"
 	"  -w FILE|-          write pcap to FILE, a FIFO, or stdout (-)\n"
+	"  --iface NAME       a TAP interface NAME carrying the frames, for\n"
+	"                     libpcap tools (-i NAME); what they send on it is\n"
+	"                     dropped and counted\n"
+	"  --netns NS         create the interface in network namespace NS\n"
+	"                     (ip netns add NS first; default: kvmon's own)\n"
 	"  --rotate-size N    new pcap file every N bytes (FILE.000000, ...)\n"
 	"  --rotate-seconds S new pcap file every S seconds\n"
 	"  --flows FILE|-     flow log: one JSON line per finished flow\n"
@@ -37,7 +42,8 @@ static const char mirror_usage[] =
 	"Exit: 0 ok, 1 alerts were raised, 2 error.\n";
 
 enum { OPT_ROT_SIZE = OPT_FIRST_LOCAL, OPT_ROT_SEC, OPT_FLOWS, OPT_RULES,
-       OPT_ALERTS, OPT_NETDEV, OPT_RING, OPT_DURATION, OPT_COUNT };
+       OPT_ALERTS, OPT_NETDEV, OPT_RING, OPT_DURATION, OPT_COUNT, OPT_IFACE,
+       OPT_NETNS };
 
 static volatile sig_atomic_t stop;
 
@@ -131,11 +137,14 @@ int cmd_mirror(int argc, char **argv)
 		{ "ring", required_argument, NULL, OPT_RING },
 		{ "duration", required_argument, NULL, OPT_DURATION },
 		{ "count", required_argument, NULL, OPT_COUNT },
+		{ "iface", required_argument, NULL, OPT_IFACE },
+		{ "netns", required_argument, NULL, OPT_NETNS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli c;
 	const char *wfile = NULL, *flows_path = NULL, *rules_path = NULL,
-		   *alerts_path = NULL, *netdev = NULL;
+		   *alerts_path = NULL, *netdev = NULL, *iface = NULL, *netns = NULL;
+	struct kvmon_tap *tap = NULL;
 	unsigned long long rot_size = 0, rot_sec = 0, ring_mb = 16, duration = 0,
 			   count = 0, v;
 	struct ctx x = { 0 };
@@ -175,6 +184,12 @@ int cmd_mirror(int argc, char **argv)
 		case OPT_NETDEV:
 			netdev = optarg;
 			break;
+		case OPT_IFACE:
+			iface = optarg;
+			break;
+		case OPT_NETNS:
+			netns = optarg;
+			break;
 		case OPT_ROT_SIZE:
 		case OPT_ROT_SEC:
 		case OPT_RING:
@@ -201,8 +216,10 @@ int cmd_mirror(int argc, char **argv)
 		c.name = argv[optind++];
 	if (optind < argc)
 		return cli_usage_error(&c, mirror_usage);
-	if (!wfile && !flows_path && !rules_path)
-		return cli_fail(&c, "nothing to do: give -w, --flows and/or --rules");
+	if (!wfile && !flows_path && !rules_path && !iface)
+		return cli_fail(&c, "nothing to do: give -w, --iface, --flows and/or --rules");
+	if (netns && !iface)
+		return cli_fail(&c, "--netns needs --iface");
 	bool w_stdout = wfile && !strcmp(wfile, "-");
 
 	if (w_stdout && ((rules_path && !alerts_path) || c.json ||
@@ -243,6 +260,10 @@ int cmd_mirror(int argc, char **argv)
 			cli_lib_fail(&c, wfile);
 			goto out;
 		}
+	}
+	if (iface && !(tap = kvmon_tap_open(iface, netns))) {
+		cli_lib_fail(&c, iface);
+		goto out;
 	}
 	buf = malloc(KVMON_NET_MAX_FRAME);
 	vm = buf ? cli_open_vm(&c) : NULL;
@@ -298,6 +319,10 @@ int cmd_mirror(int argc, char **argv)
 			cli_lib_fail(&c, "pcap output");
 			io_error = true;
 		}
+		if (tap && kvmon_tap_write(tap, buf, fi.len) < 0) {
+			cli_lib_fail(&c, "interface output");
+			io_error = true;
+		}
 		if (ft)
 			kvmon_flows_add(ft, fi.ts_ns, buf, fi.len);
 		if (rules && kvmon_rules_match(rules, buf, fi.len, on_hit, &x) < 0)
@@ -336,6 +361,13 @@ int cmd_mirror(int argc, char **argv)
 	json_object_object_add(o, "alerts", json_object_new_int64((int64_t)x.alerts_n));
 	json_object_object_add(o, "pcap_files",
 			       json_object_new_int64(pcap ? (int64_t)kvmon_pcap_files(pcap) : 0));
+	if (tap) {
+		uint64_t txd = 0, wd = 0;
+
+		kvmon_tap_stats(tap, &txd, &wd);
+		json_object_object_add(o, "iface_tx_dropped", json_object_new_int64((int64_t)txd));
+		json_object_object_add(o, "iface_dropped", json_object_new_int64((int64_t)wd));
+	}
 	if (c.json) {
 		cli_emit(o);
 	} else {
@@ -351,6 +383,7 @@ out:
 	if (pcap && kvmon_pcap_close(pcap) < 0 && rc != EXIT_ERROR)
 		rc = cli_lib_fail(&c, "pcap output");
 	kvmon_vm_close(vm);
+	kvmon_tap_close(tap);
 	kvmon_flows_free(ft);
 	kvmon_rules_free(rules);
 	if (x.flows && x.flows != stdout)
