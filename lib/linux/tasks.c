@@ -56,30 +56,55 @@ static int task_layout(const struct kvmon_kernel *k, struct task_layout *l)
 	return 0;
 }
 
-/* Open-addressing set of task addresses, to detect cycles. */
+/* Open-addressing set of task addresses, to detect cycles. It grows with
+ * the list (load <= 1/2), so a small guest costs little. */
 struct seen {
 	uint64_t *slot;
-	size_t mask;
+	size_t mask, used;
 };
 
 static int seen_init(struct seen *s)
 {
-	s->mask = 2 * KVMON_MAX_TASKS * 2 - 1; /* power of two, load <= 1/2 */
+	s->mask = 1023;
+	s->used = 0;
 	s->slot = calloc(s->mask + 1, sizeof(*s->slot));
 	return s->slot ? 0 : kvmon_set_error(ENOMEM, "out of memory");
 }
 
-/* 1 if addr was already there. */
-static int seen_add(struct seen *s, uint64_t addr)
+static size_t seen_pos(const struct seen *s, uint64_t addr)
 {
 	size_t i = (size_t)((addr >> 6) * 0x9e3779b97f4a7c15ull) & s->mask;
 
-	while (s->slot[i]) {
-		if (s->slot[i] == addr)
-			return 1;
+	while (s->slot[i] && s->slot[i] != addr)
 		i = (i + 1) & s->mask;
-	}
+	return i;
+}
+
+static int seen_grow(struct seen *s)
+{
+	struct seen g = { .mask = s->mask * 2 + 1, .used = s->used };
+
+	g.slot = calloc(g.mask + 1, sizeof(*g.slot));
+	if (!g.slot)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	for (size_t i = 0; i <= s->mask; i++)
+		if (s->slot[i])
+			g.slot[seen_pos(&g, s->slot[i])] = s->slot[i];
+	free(s->slot);
+	*s = g;
+	return 0;
+}
+
+/* 1 if addr was already there, -1 on allocation failure. */
+static int seen_add(struct seen *s, uint64_t addr)
+{
+	size_t i = seen_pos(s, addr);
+
+	if (s->slot[i])
+		return 1;
 	s->slot[i] = addr;
+	if (++s->used * 2 > s->mask && seen_grow(s) < 0)
+		return -1;
 	return 0;
 }
 
@@ -152,49 +177,78 @@ static int fill_task(struct kvmon_kernel *k, const struct task_layout *l,
 	return 0;
 }
 
+/* Output array that grows with the list, up to KVMON_MAX_TASKS. */
+struct task_vec {
+	struct kvmon_task *v;
+	size_t n, cap;
+};
+
+static struct kvmon_task *vec_slot(struct task_vec *tv)
+{
+	if (tv->n == tv->cap) {
+		size_t cap = tv->cap ? tv->cap * 2 : 256;
+		struct kvmon_task *nv = realloc(tv->v, cap * sizeof(*nv));
+
+		if (!nv) {
+			kvmon_set_error(ENOMEM, "out of memory");
+			return NULL;
+		}
+		tv->v = nv;
+		tv->cap = cap;
+	}
+	return &tv->v[tv->n];
+}
+
 /* One pass over the list; -1 on any inconsistency. */
 static int walk_once(struct kvmon_kernel *k, const struct task_layout *l,
-		     uint64_t init_task, struct kvmon_task *out, size_t *count)
+		     uint64_t init_task, struct task_vec *tv)
 {
 	uint64_t head = init_task + l->tasks, next = head;
 	struct seen seen;
-	size_t n = 0;
 	int rc = 0;
 
+	tv->n = 0;
 	if (seen_init(&seen) < 0)
 		return -1;
 	do {
 		uint64_t task = next - l->tasks;
+		struct kvmon_task *slot;
+		int dup;
 
-		if (n == KVMON_MAX_TASKS) {
+		if (tv->n == KVMON_MAX_TASKS) {
 			rc = kvmon_set_error(E2BIG, "task list longer than %d",
 					     KVMON_MAX_TASKS);
 			break;
 		}
-		if (seen_add(&seen, task)) {
-			rc = kvmon_set_error(EPROTO, "task list loops at 0x%llx "
-					     "without returning to init_task",
-					     (unsigned long long)task);
+		dup = seen_add(&seen, task);
+		if (dup != 0) {
+			rc = dup < 0 ? -1
+				     : kvmon_set_error(EPROTO, "task list loops at "
+						       "0x%llx without returning "
+						       "to init_task",
+						       (unsigned long long)task);
 			break;
 		}
-		if (fill_task(k, l, task, &out[n]) < 0 ||
-		    read_u(k, next, 8, &next) < 0) {
+		if (!(slot = vec_slot(tv))) {
+			rc = -1;
+			break;
+		}
+		if (fill_task(k, l, task, slot) < 0 || read_u(k, next, 8, &next) < 0) {
 			rc = kvmon_error_prefix("task at 0x%llx",
 						(unsigned long long)task);
 			break;
 		}
-		n++;
+		tv->n++;
 	} while (next != head);
 	free(seen.slot);
-	*count = n;
 	return rc;
 }
 
 int kvmon_kernel_tasks(struct kvmon_kernel *k, struct kvmon_task **tasks,
 		       size_t *count)
 {
+	struct task_vec tv = { 0 };
 	struct task_layout l;
-	struct kvmon_task *out;
 	uint64_t init_task;
 	int rc = -1;
 
@@ -205,23 +259,18 @@ int kvmon_kernel_tasks(struct kvmon_kernel *k, struct kvmon_task **tasks,
 	if (task_layout(k, &l) < 0 ||
 	    kvmon_kernel_symbol(k, "init_task", &init_task) < 0)
 		return kvmon_error_prefix("tasks");
-	out = calloc(KVMON_MAX_TASKS, sizeof(*out));
-	if (!out)
-		return kvmon_set_error(ENOMEM, "out of memory");
 	/* The list may change under a live walk: retry with fresh
 	 * translations before calling it corrupt. */
 	for (int i = 0; i < WALK_TRIES && rc < 0; i++) {
 		kvmon_kernel_flush(k);
-		rc = walk_once(k, &l, init_task, out, count);
+		rc = walk_once(k, &l, init_task, &tv);
 	}
 	if (rc < 0) {
-		free(out);
-		*count = 0;
+		free(tv.v);
 		return kvmon_error_prefix("tasks (after %d tries)", WALK_TRIES);
 	}
-	*tasks = realloc(out, (*count ? *count : 1) * sizeof(*out));
-	if (!*tasks)
-		*tasks = out;
+	*tasks = tv.v;
+	*count = tv.n;
 	return 0;
 }
 
