@@ -613,6 +613,108 @@ KVMON_API void kvmon_tap_stats(struct kvmon_tap *t, uint64_t *tx_dropped,
 KVMON_API void kvmon_tap_close(struct kvmon_tap *t);
 /* =========================================================== end network */
 
+/* ===================================================================== disk
+ * Reading a VM's disk from the host, read-only, in user space: no kernel
+ * mount of guest file systems, no /dev/nbd. Everything on the disk is
+ * hostile; parsers are bounded and loops are capped.
+ */
+
+struct kvmon_disk;
+
+/*
+ * Point-in-time view of a running VM's disk by image fleecing over QMP:
+ * a temporary qcow2 overlay catches the guest's writes (copy-before-write)
+ * and the frozen view is exported read-only over NBD on a unix socket.
+ * node: block node of the disk (NULL: the first disk's node). workdir:
+ * where the socket and overlay live (NULL: the VM's run directory, else
+ * $TMPDIR). QMP is released after set-up and reconnected on close, which
+ * removes the export, job, node, NBD server and files again.
+ */
+KVMON_API struct kvmon_disk *kvmon_disk_open_vm(struct kvmon_vm *vm,
+						const char *node,
+						const char *workdir);
+/*
+ * An image at rest (VM stopped): served read-only by a qemu-nbd child
+ * (socket activation; the child exits with the handle). format "qcow2",
+ * "raw" or NULL (qcow2 if it has the qcow2 magic, else raw: never probed
+ * by QEMU).
+ */
+KVMON_API struct kvmon_disk *kvmon_disk_open_image(const char *path,
+						   const char *format);
+/* A raw image or block device read directly with pread (O_RDONLY). */
+KVMON_API struct kvmon_disk *kvmon_disk_open_raw(const char *path);
+/* Close; tears down whatever the open created. */
+KVMON_API int kvmon_disk_close(struct kvmon_disk *d);
+KVMON_API uint64_t kvmon_disk_size(const struct kvmon_disk *d);
+/* Read len bytes at off; EINVAL past the end. Thread-safe. */
+KVMON_API int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf,
+			      size_t len);
+
+/* One partition or volume (bytes, relative to the disk). */
+struct kvmon_partition {
+	unsigned index;     /* 1-based, as Linux numbers them */
+	uint64_t start;
+	uint64_t size;
+	char scheme[8];     /* "mbr" or "gpt" */
+	char type[40];      /* "0x83" (MBR) or the GPT type GUID */
+	char name[80];      /* GPT name (ASCII-safe), else "" */
+};
+#define KVMON_MAX_PARTITIONS 128
+/*
+ * MBR (with logical partitions in an extended one) or GPT. 0 partitions
+ * and return 0 when there is no table (a bare file system).
+ */
+KVMON_API int kvmon_disk_partitions(struct kvmon_disk *d,
+				    struct kvmon_partition *out, size_t max,
+				    size_t *count);
+
+/* ext2/3/4 file system, read through libext2fs (never written). */
+struct kvmon_fs;
+
+/* File system at [offset, offset+size) of the disk (size 0: to the end). */
+KVMON_API struct kvmon_fs *kvmon_fs_open(struct kvmon_disk *d, uint64_t offset,
+					 uint64_t size);
+/* partition 0: whole disk if it has no table, else the first partition
+ * holding an ext file system; N: partition N. */
+KVMON_API struct kvmon_fs *kvmon_fs_open_part(struct kvmon_disk *d,
+					      unsigned partition);
+KVMON_API void kvmon_fs_close(struct kvmon_fs *fs);
+
+struct kvmon_fs_stat {
+	uint64_t ino;
+	uint32_t mode;      /* S_IF* | permissions */
+	uint32_t uid, gid;
+	uint32_t nlink;
+	uint64_t size;
+	uint64_t blocks;    /* 512-byte units */
+	int64_t atime, mtime, ctime;
+	uint32_t atime_ns, mtime_ns, ctime_ns;
+	uint32_t rdev;
+};
+#define KVMON_FS_ROOT_INO 2
+/* Inode of path (absolute in the guest file system); intermediate
+ * symlinks are followed, the last one is not. ENOENT if missing. */
+KVMON_API int kvmon_fs_lookup(struct kvmon_fs *fs, const char *path,
+			      uint64_t *ino);
+KVMON_API int kvmon_fs_stat(struct kvmon_fs *fs, uint64_t ino,
+			    struct kvmon_fs_stat *st);
+/* Called per entry ("." and ".." excluded); non-zero stops the walk and
+ * is returned. type is a DT_* value. */
+typedef int (*kvmon_fs_dirent_fn)(void *opaque, const char *name,
+				  uint64_t ino, unsigned type);
+KVMON_API int kvmon_fs_readdir(struct kvmon_fs *fs, uint64_t dir_ino,
+			       kvmon_fs_dirent_fn fn, void *opaque);
+/* Read up to len bytes of a regular file at off; returns bytes read. */
+KVMON_API ssize_t kvmon_fs_pread(struct kvmon_fs *fs, uint64_t ino, void *buf,
+				 size_t len, uint64_t off);
+/* Symlink target into buf (NUL-terminated); returns its length. */
+KVMON_API ssize_t kvmon_fs_readlink(struct kvmon_fs *fs, uint64_t ino,
+				    char *buf, size_t size);
+/* Block size, block count and free blocks; inode count and free inodes. */
+KVMON_API int kvmon_fs_statfs(struct kvmon_fs *fs, uint64_t *bsize,
+			      uint64_t *blocks, uint64_t *bfree,
+			      uint64_t *files, uint64_t *ffree);
+
 #ifdef __cplusplus
 }
 #endif

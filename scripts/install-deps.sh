@@ -20,6 +20,8 @@ PACKAGES=(
 	libfuse3-dev fuse3 fuse2fs libpcap-dev
 	# network mirroring: rule matcher, real pcap consumers
 	libhyperscan-dev tcpdump tshark
+	# disk: unmodified IDS on kvmon mount, NBD and partition tools for tests
+	aide libnbd-bin gdisk fdisk
 )
 
 missing=()

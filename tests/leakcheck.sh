@@ -22,6 +22,12 @@ done
 ok "$([ -z "$procs" ]; echo $?)" "no process started by the tests is still running"
 for pid in $procs; do kill -9 "$pid" 2>/dev/null; done
 
+# FUSE mounts (kvmon mount) under the test root: none may outlive a test.
+mnts=$(awk -v r="$ROOT/" 'index($5, r) == 1 { print $5 }' /proc/self/mountinfo)
+[ -n "$mnts" ] && echo "$mnts" | sed 's/^/# leftover mount: /'
+ok "$([ -z "$mnts" ]; echo $?)" "no FUSE mount left under the test root"
+for m in $mnts; do fusermount3 -u -z "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+
 left=$(find "$ROOT" "$SHM" -mindepth 1 2>/dev/null)
 [ -n "$left" ] && echo "$left" | head -20 | sed 's/^/# leftover: /'
 ok "$([ -z "$left" ]; echo $?)" "no run dir, socket, RAM file or temp file left"

@@ -130,4 +130,32 @@ int cmd_baseline(int argc, char **argv);
 /* network (cmd_mirror.c) */
 int cmd_mirror(int argc, char **argv);
 
+
+/* ------------------------------------------------------------- disk (cmd_disk.c) */
+enum { OPT_IMAGE = 0x380, OPT_FORMAT, OPT_PARTITION };
+#define DISK_LONG_OPTS                                               \
+	{ "image", required_argument, NULL, OPT_IMAGE },             \
+	{ "format", required_argument, NULL, OPT_FORMAT },           \
+	{ "partition", required_argument, NULL, OPT_PARTITION }
+#define DISK_HELP                                                            \
+	"  --image FILE     an image at rest (VM stopped) instead of a VM\n"   \
+	"  --format F       image format: qcow2 or raw (default: by magic)\n"  \
+	"  --partition N    partition N (default: the whole disk, or the\n"    \
+	"                   first partition with an ext2/3/4 file system)\n"
+struct cli_disk {
+	const char *image, *format;
+	unsigned partition;
+	struct kvmon_vm *vm;
+	struct kvmon_disk *d;
+	struct kvmon_fs *fs;
+};
+/* Handle a DISK_LONG_OPTS option: 1 handled, 0 not, -1 error. */
+int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg);
+/* Open the disk (export of the VM, or --image) and, if fs, its file
+ * system. hold: INT/TERM/HUP wait until cli_close_disk (no leftovers). */
+int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold);
+int cli_close_disk(struct cli *c, struct cli_disk *cd);
+int cmd_disk(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+
 #endif

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The read-only disk handle: an NBD connection (fleecing export of a
+ * running VM, or a qemu-nbd child serving an image at rest) or a raw file
+ * read with pread. Nothing here can write: NBD exports are read-only on
+ * the server side and files are opened O_RDONLY.
+ */
+#define _GNU_SOURCE
+#include "disk_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* Largest single NBD request we send (QEMU accepts 32 MiB). */
+#define NBD_CHUNK (4u << 20)
+
+int kvmon_disk_run(char *const argv[])
+{
+	posix_spawn_file_actions_t fa;
+	char errbuf[512];
+	int pfd[2], status, rc;
+	ssize_t n;
+	size_t len = 0;
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return kvmon_set_error(errno, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (rc != 0) {
+		close(pfd[0]);
+		return kvmon_set_error(rc, "cannot run %s: %s", argv[0],
+				       strerror(rc));
+	}
+	/* Keep the first bytes of stderr for the message; drain the rest. */
+	for (;;) {
+		char junk[256];
+
+		if (len < sizeof(errbuf) - 1)
+			n = read(pfd[0], errbuf + len, sizeof(errbuf) - 1 - len);
+		else
+			n = read(pfd[0], junk, sizeof(junk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (len < sizeof(errbuf) - 1)
+			len += (size_t)n;
+	}
+	close(pfd[0]);
+	errbuf[len] = 0;
+	while (len && (errbuf[len - 1] == '\n' || errbuf[len - 1] == ' '))
+		errbuf[--len] = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return kvmon_set_error(errno, "waitpid: %s",
+					       strerror(errno));
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return kvmon_set_error(EIO, "%s failed: %s", argv[0],
+				       len ? errbuf : "(no message)");
+	return 0;
+}
+
+static struct kvmon_disk *disk_new(const char *desc)
+{
+	struct kvmon_disk *d = calloc(1, sizeof(*d));
+
+	if (!d) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	d->fd = -1;
+	snprintf(d->desc, sizeof(d->desc), "%s", desc);
+	return d;
+}
+
+struct kvmon_disk *kvmon_disk_open_raw(const char *path)
+{
+	struct kvmon_disk *d;
+	struct stat st;
+
+	if (!path)
+		return kvmon_set_error(EINVAL, "no image path"), NULL;
+	d = disk_new(path);
+	if (!d)
+		return NULL;
+	d->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (d->fd < 0 || fstat(d->fd, &st) < 0) {
+		kvmon_set_error(errno, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode)) {
+		d->size = (uint64_t)st.st_size;
+	} else if (S_ISBLK(st.st_mode)) {
+		uint64_t sz = 0;
+
+		if (ioctl(d->fd, BLKGETSIZE64, &sz) < 0) {
+			kvmon_set_error(errno, "%s: size: %s", path,
+					strerror(errno));
+			goto fail;
+		}
+		d->size = sz;
+	} else {
+		kvmon_set_error(EINVAL, "%s: not a file or block device", path);
+		goto fail;
+	}
+	return d;
+fail:
+	kvmon_disk_close(d);
+	return NULL;
+}
+
+struct kvmon_disk *kvmon_disk_open_mem(const void *buf, size_t len)
+{
+	struct kvmon_disk *d = disk_new("memory image");
+
+	if (d) {
+		d->mem = buf;
+		d->size = len;
+	}
+	return d;
+}
+
+static int nbd_fail(const char *what)
+{
+	int err = nbd_get_errno();
+
+	return kvmon_set_error(err ? err : EIO, "%s: %s", what,
+			       nbd_get_error() ? nbd_get_error() : "NBD error");
+}
+
+/* Connect a fresh libnbd handle; the size must be sane. */
+static int nbd_finish(struct kvmon_disk *d)
+{
+	int64_t sz = nbd_get_size(d->nbd);
+
+	if (sz < 0)
+		return nbd_fail("NBD export size");
+	d->size = (uint64_t)sz;
+	if (nbd_is_read_only(d->nbd) != 1)
+		/* We never write, but a writable export is not what we built. */
+		kvmon_log(KVMON_LOG_WARN, "%s: NBD export is not read-only",
+			  d->desc);
+	return 0;
+}
+
+static const char *sniff_format(const char *path)
+{
+	unsigned char magic[4] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic))
+			magic[0] = 0;
+		close(fd);
+	}
+	return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+}
+
+struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
+{
+	char fmt_opt[32], abs[4096];
+	struct kvmon_disk *d;
+
+	if (!path)
+		return kvmon_set_error(EINVAL, "no image path"), NULL;
+	if (!realpath(path, abs))
+		return kvmon_set_error(errno, "%s: %s", path, strerror(errno)),
+		       NULL;
+	if (access(abs, R_OK) < 0)
+		return kvmon_set_error(errno, "%s: %s", path, strerror(errno)),
+		       NULL;
+	if (!format)
+		format = sniff_format(abs);
+	if (strcmp(format, "qcow2") && strcmp(format, "raw"))
+		return kvmon_set_error(EINVAL, "image format '%s': use qcow2 "
+				       "or raw", format), NULL;
+	d = disk_new(path);
+	if (!d)
+		return NULL;
+	snprintf(fmt_opt, sizeof(fmt_opt), "--format=%s", format);
+	/* Explicit format: QEMU never probes a guest-controlled header.
+	 * Socket activation: libnbd owns the socket and the child, which
+	 * exits when the connection closes (no --persistent). */
+	char *argv[] = { "qemu-nbd", "--read-only", fmt_opt, "--cache=writeback",
+			 "--", abs, NULL };
+
+	d->nbd = nbd_create();
+	if (!d->nbd) {
+		nbd_fail("libnbd");
+		goto fail;
+	}
+	if (nbd_connect_systemd_socket_activation(d->nbd, argv) < 0) {
+		nbd_fail("starting qemu-nbd");
+		goto fail;
+	}
+	if (nbd_finish(d) < 0)
+		goto fail;
+	return d;
+fail:
+	kvmon_error_prefix("image %s", path);
+	kvmon_disk_close(d);
+	return NULL;
+}
+
+struct kvmon_disk *kvmon_disk_open_vm(struct kvmon_vm *vm, const char *node,
+				      const char *workdir)
+{
+	struct kvmon_disk *d;
+
+	if (!vm)
+		return kvmon_set_error(EINVAL, "no VM"), NULL;
+	d = disk_new(kvmon_vm_name(vm) ? kvmon_vm_name(vm) : "VM");
+	if (!d)
+		return NULL;
+	d->fleece = kvmon_fleece_start(vm, node, workdir);
+	if (!d->fleece)
+		goto fail;
+	d->nbd = nbd_create();
+	if (!d->nbd) {
+		nbd_fail("libnbd");
+		goto fail;
+	}
+	if (nbd_set_export_name(d->nbd, kvmon_fleece_export_name(d->fleece)) < 0 ||
+	    nbd_connect_unix(d->nbd, kvmon_fleece_socket(d->fleece)) < 0) {
+		nbd_fail("connecting to the fleecing export");
+		goto fail;
+	}
+	if (nbd_finish(d) < 0)
+		goto fail;
+	return d;
+fail:
+	kvmon_error_prefix("disk of VM %s", d->desc);
+	kvmon_disk_close(d);
+	return NULL;
+}
+
+int kvmon_disk_close(struct kvmon_disk *d)
+{
+	int rc = 0;
+
+	if (!d)
+		return 0;
+	if (d->nbd) {
+		nbd_shutdown(d->nbd, 0);
+		nbd_close(d->nbd);
+	}
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->fleece && kvmon_fleece_stop(d->fleece) < 0)
+		rc = -1;
+	free(d);
+	return rc;
+}
+
+uint64_t kvmon_disk_size(const struct kvmon_disk *d)
+{
+	return d ? d->size : 0;
+}
+
+int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	if (!d || (!buf && len))
+		return kvmon_set_error(EINVAL, "disk read: bad arguments");
+	if (off > d->size || len > d->size - off)
+		return kvmon_set_error(EINVAL, "%s: read of %zu bytes at %llu "
+				       "is past the end (%llu)", d->desc, len,
+				       (unsigned long long)off,
+				       (unsigned long long)d->size);
+	if (d->mem) {
+		memcpy(p, d->mem + off, len);
+		return 0;
+	}
+	while (len) {
+		size_t n = len > NBD_CHUNK ? NBD_CHUNK : len;
+
+		if (d->nbd) {
+			if (nbd_pread(d->nbd, p, n, off, 0) < 0)
+				return nbd_fail(d->desc);
+		} else {
+			ssize_t r = pread(d->fd, p, n, (off_t)off);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return kvmon_set_error(errno, "%s: %s", d->desc,
+						       strerror(errno));
+			if (r == 0)
+				return kvmon_set_error(EIO, "%s: short read",
+						       d->desc);
+			n = (size_t)r;
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}

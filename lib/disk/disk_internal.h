@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal pieces of lib/disk/ shared between its files; not installed. */
+#ifndef KVMON_DISK_INTERNAL_H
+#define KVMON_DISK_INTERNAL_H
+
+#include "internal.h"
+
+#include <libnbd.h>
+#include <pthread.h>
+
+struct kvmon_fleece;
+
+/*
+ * One read-only disk: an NBD connection (fleecing export of a running VM,
+ * or a qemu-nbd child serving an image at rest), or a raw file / memory
+ * buffer read directly (tests, fuzzing, raw images).
+ */
+struct kvmon_disk {
+	struct nbd_handle *nbd;
+	int fd;                 /* raw file, or -1 */
+	const uint8_t *mem;     /* memory image (not owned), or NULL */
+	uint64_t size;
+	struct kvmon_fleece *fleece; /* export to tear down on close */
+	char desc[256];         /* for messages */
+};
+
+/* fleece.c: export a running VM's disk (point in time) on a unix socket. */
+struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
+					const char *workdir);
+const char *kvmon_fleece_socket(const struct kvmon_fleece *f);
+const char *kvmon_fleece_export_name(const struct kvmon_fleece *f);
+/* Remove everything the export created (export, job, node, server, files). */
+int kvmon_fleece_stop(struct kvmon_fleece *f);
+
+/* Run a helper program quietly; stderr goes to the error message on failure. */
+int kvmon_disk_run(char *const argv[]);
+
+/* Memory-backed disk over buf (not copied; must outlive the disk). */
+struct kvmon_disk *kvmon_disk_open_mem(const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * kvmon mount: the guest's file system through FUSE, strictly read-only,
+ * for unmodified host tools (find, sha256sum, aide). The view is the
+ * point-in-time fleecing export (or an image at rest), so it never
+ * changes while mounted: the kernel may cache everything. Every write
+ * operation is refused with EROFS, in the mount options (ro) and again
+ * in each handler. The mount lives exactly as long as this command.
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 35
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+static const char mount_usage[] =
+	"Usage: kvmon mount [OPTIONS] DIR\n"
+	"Show the guest's file system at DIR (FUSE), strictly read-only.\n"
+	"Runs in the foreground until DIR is unmounted (fusermount3 -u DIR)\n"
+	"or the command gets SIGINT/SIGTERM; then the mount and the disk\n"
+	"export are removed.\n"
+	DISK_HELP
+	COMMON_HELP
+	"Exit: 0 ok, 2 error.\n";
+
+static struct kvmon_fs *mfs;
+
+static int errno_of_lib(void)
+{
+	int e = kvmon_get_errno();
+
+	return e > 0 ? -e : -EIO;
+}
+
+static int lookup(const char *path, uint64_t *ino)
+{
+	return kvmon_fs_lookup(mfs, path, ino) < 0 ? errno_of_lib() : 0;
+}
+
+static void fill_stat(const struct kvmon_fs_stat *s, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = s->ino;
+	st->st_mode = s->mode;
+	st->st_nlink = s->nlink;
+	st->st_uid = s->uid;
+	st->st_gid = s->gid;
+	st->st_size = (off_t)s->size;
+	st->st_blocks = (blkcnt_t)s->blocks;
+	st->st_blksize = 4096;
+	st->st_rdev = s->rdev;
+	st->st_atim.tv_sec = s->atime;
+	st->st_atim.tv_nsec = s->atime_ns;
+	st->st_mtim.tv_sec = s->mtime;
+	st->st_mtim.tv_nsec = s->mtime_ns;
+	st->st_ctim.tv_sec = s->ctime;
+	st->st_ctim.tv_nsec = s->ctime_ns;
+}
+
+static void *m_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	cfg->use_ino = 1;       /* the guest's inode numbers (find, aide) */
+	cfg->kernel_cache = 1;  /* the snapshot never changes */
+	cfg->entry_timeout = 3600;
+	cfg->attr_timeout = 3600;
+	cfg->negative_timeout = 3600;
+	return NULL;
+}
+
+static int m_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct kvmon_fs_stat s;
+	uint64_t ino;
+	int rc;
+
+	if (fi && fi->fh)
+		ino = fi->fh;
+	else if ((rc = lookup(path, &ino)))
+		return rc;
+	if (kvmon_fs_stat(mfs, ino, &s) < 0)
+		return errno_of_lib();
+	fill_stat(&s, st);
+	return 0;
+}
+
+static int m_readlink(const char *path, char *buf, size_t size)
+{
+	uint64_t ino;
+	int rc = lookup(path, &ino);
+
+	if (rc)
+		return rc;
+	if (kvmon_fs_readlink(mfs, ino, buf, size) < 0)
+		return errno_of_lib();
+	return 0;
+}
+
+static int m_open(const char *path, struct fuse_file_info *fi)
+{
+	uint64_t ino;
+	int rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
+	    (fi->flags & (O_TRUNC | O_CREAT | O_APPEND)))
+		return -EROFS;
+	if ((rc = lookup(path, &ino)))
+		return rc;
+	fi->fh = ino;
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static int m_read(const char *path, char *buf, size_t size, off_t off,
+		  struct fuse_file_info *fi)
+{
+	uint64_t ino = fi ? fi->fh : 0;
+	ssize_t n;
+	int rc;
+
+	if (!ino && (rc = lookup(path, &ino)))
+		return rc;
+	if (off < 0)
+		return -EINVAL;
+	n = kvmon_fs_pread(mfs, ino, buf, size, (uint64_t)off);
+	return n < 0 ? errno_of_lib() : (int)n;
+}
+
+struct fill_ctx {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_entry(void *opaque, const char *name, uint64_t ino,
+		      unsigned type)
+{
+	struct fill_ctx *f = opaque;
+	struct stat st;
+
+	memset(&st, 0, sizeof(st));
+	st.st_ino = ino;
+	st.st_mode = DTTOIF(type);
+	return f->filler(f->buf, name, &st, 0, 0) ? 1 : 0;
+}
+
+static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
+		     off_t off, struct fuse_file_info *fi,
+		     enum fuse_readdir_flags flags)
+{
+	struct fill_ctx f = { .buf = buf, .filler = filler };
+	uint64_t ino;
+	int rc;
+
+	(void)off, (void)fi, (void)flags;
+	if ((rc = lookup(path, &ino)))
+		return rc;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	if (kvmon_fs_readdir(mfs, ino, fill_entry, &f) < 0)
+		return errno_of_lib();
+	return 0;
+}
+
+static int m_statfs(const char *path, struct statvfs *sv)
+{
+	uint64_t bs, blocks, bfree, files, ffree;
+
+	(void)path;
+	if (kvmon_fs_statfs(mfs, &bs, &blocks, &bfree, &files, &ffree) < 0)
+		return errno_of_lib();
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = sv->f_frsize = bs;
+	sv->f_blocks = blocks;
+	sv->f_bfree = sv->f_bavail = bfree;
+	sv->f_files = files;
+	sv->f_ffree = sv->f_favail = ffree;
+	sv->f_namemax = 255;
+	sv->f_flag = ST_RDONLY;
+	return 0;
+}
+
+static int m_access(const char *path, int mask)
+{
+	uint64_t ino;
+
+	if (mask & W_OK)
+		return -EROFS;
+	return lookup(path, &ino);
+}
+
+/* Every operation that could change anything: refused. */
+static int ro_mknod(const char *p, mode_t m, dev_t d) { (void)p, (void)m, (void)d; return -EROFS; }
+static int ro_mkdir(const char *p, mode_t m) { (void)p, (void)m; return -EROFS; }
+static int ro_unlink(const char *p) { (void)p; return -EROFS; }
+static int ro_rmdir(const char *p) { (void)p; return -EROFS; }
+static int ro_symlink(const char *a, const char *b) { (void)a, (void)b; return -EROFS; }
+static int ro_rename(const char *a, const char *b, unsigned f) { (void)a, (void)b, (void)f; return -EROFS; }
+static int ro_link(const char *a, const char *b) { (void)a, (void)b; return -EROFS; }
+static int ro_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p, (void)m, (void)fi; return -EROFS; }
+static int ro_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { (void)p, (void)u, (void)g, (void)fi; return -EROFS; }
+static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi) { (void)p, (void)o, (void)fi; return -EROFS; }
+static int ro_write(const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi) { (void)p, (void)b, (void)s, (void)o, (void)fi; return -EROFS; }
+static int ro_setxattr(const char *p, const char *n, const char *v, size_t s, int f) { (void)p, (void)n, (void)v, (void)s, (void)f; return -EROFS; }
+static int ro_removexattr(const char *p, const char *n) { (void)p, (void)n; return -EROFS; }
+static int ro_create(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p, (void)m, (void)fi; return -EROFS; }
+static int ro_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi) { (void)p, (void)tv, (void)fi; return -EROFS; }
+static int ro_fallocate(const char *p, int m, off_t o, off_t l, struct fuse_file_info *fi) { (void)p, (void)m, (void)o, (void)l, (void)fi; return -EROFS; }
+static ssize_t ro_copy(const char *a, struct fuse_file_info *fa, off_t oa, const char *b, struct fuse_file_info *fb, off_t ob, size_t s, int f) { (void)a, (void)fa, (void)oa, (void)b, (void)fb, (void)ob, (void)s, (void)f; return -EROFS; }
+
+static const struct fuse_operations ops = {
+	.init = m_init,
+	.getattr = m_getattr,
+	.readlink = m_readlink,
+	.open = m_open,
+	.read = m_read,
+	.readdir = m_readdir,
+	.statfs = m_statfs,
+	.access = m_access,
+	.mknod = ro_mknod,
+	.mkdir = ro_mkdir,
+	.unlink = ro_unlink,
+	.rmdir = ro_rmdir,
+	.symlink = ro_symlink,
+	.rename = ro_rename,
+	.link = ro_link,
+	.chmod = ro_chmod,
+	.chown = ro_chown,
+	.truncate = ro_truncate,
+	.write = ro_write,
+	.setxattr = ro_setxattr,
+	.removexattr = ro_removexattr,
+	.create = ro_create,
+	.utimens = ro_utimens,
+	.fallocate = ro_fallocate,
+	.copy_file_range = ro_copy,
+};
+
+int cmd_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_LONG_OPTS,
+		DISK_LONG_OPTS,
+		{ 0 }
+	};
+	struct cli_disk cd = { 0 };
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse *fuse = NULL;
+	char fsname[128], dir[4096];
+	const char *vmname;
+	struct cli c;
+	int opt, rc;
+
+	cli_init(&c, "kvmon mount");
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((rc = cli_common_opt(&c, opt, optarg)) < 0 ||
+		    (!rc && (rc = cli_disk_opt(&cd, &c, opt, optarg)) < 0))
+			return EXIT_ERROR;
+		if (rc)
+			continue;
+		if (opt == OPT_HELP) {
+			fputs(mount_usage, stdout);
+			return EXIT_OK;
+		}
+		return cli_usage_error(&c, mount_usage);
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error(&c, mount_usage);
+	if (!realpath(argv[optind], dir))
+		return cli_fail(&c, "%s: %s", argv[optind], strerror(errno));
+	/* Signals wait until the export is up and the handlers are set. */
+	if (cli_open_disk(&c, &cd, true, true) < 0)
+		return EXIT_ERROR;
+	mfs = cd.fs;
+	vmname = cd.image ? "image" : (c.qmp ? "qmp" : c.name);
+	snprintf(fsname, sizeof(fsname), "-ofsname=kvmon:%s,subtype=kvmon,ro",
+		 vmname);
+	for (char *p = fsname; *p; p++)
+		if (*p == ' ')
+			*p = '_';
+	rc = EXIT_ERROR;
+	if (fuse_opt_add_arg(&args, "kvmon") || fuse_opt_add_arg(&args, fsname) ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions")) {
+		cli_fail(&c, "out of memory");
+		goto out;
+	}
+	fuse = fuse_new(&args, &ops, sizeof(ops), NULL);
+	if (!fuse) {
+		cli_fail(&c, "FUSE set-up failed");
+		goto out;
+	}
+	if (fuse_mount(fuse, dir) != 0) {
+		cli_fail(&c, "cannot mount at %s (FUSE)", dir);
+		goto out;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		cli_fail(&c, "cannot set signal handlers");
+		fuse_unmount(fuse);
+		goto out;
+	}
+	/* Handlers are in place: deliver what came meanwhile (it ends the
+	 * loop at once, cleanly). */
+	{
+		sigset_t s;
+
+		sigemptyset(&s);
+		sigaddset(&s, SIGINT);
+		sigaddset(&s, SIGTERM);
+		sigaddset(&s, SIGHUP);
+		sigprocmask(SIG_UNBLOCK, &s, NULL);
+	}
+	if (c.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "mounted", json_object_new_string(dir));
+		json_object_object_add(o, "vm", json_object_new_string(vmname));
+		cli_emit(o);
+	} else {
+		fprintf(stderr, "kvmon mount: %s mounted read-only at %s\n",
+			vmname, dir);
+	}
+	rc = fuse_loop(fuse) < 0 ? cli_fail(&c, "FUSE loop failed") : EXIT_OK;
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_unmount(fuse);
+out:
+	if (fuse)
+		fuse_destroy(fuse);
+	fuse_opt_free_args(&args);
+	if (cli_close_disk(&c, &cd) != EXIT_OK)
+		rc = EXIT_ERROR;
+	return rc;
+}
