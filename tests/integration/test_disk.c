@@ -166,17 +166,13 @@ static int file_sha(const char *path, char out[65])
 	return 0;
 }
 
-static void test_mount(struct kvmon_vm *vm, const char *guest_sha)
+/* Start `kvmon mount` of the VM at mnt; true once it is mounted. */
+static bool start_mount(struct kvmon_vm *vm)
 {
 	const char *kvmon = getenv("KVMON");
-	char path[4200], sha[65], p2[4200];
-	struct stat st;
-	int fd, i;
 
-	if (!kvmon) {
-		ok(0, "KVMON (path of the CLI) is set");
-		return;
-	}
+	if (!kvmon)
+		return false;
 	snprintf(mnt, sizeof(mnt), "%s/mnt-%d", tguest_root(), (int)getpid());
 	mkdir(mnt, 0700);
 	mount_pid = fork();
@@ -186,9 +182,102 @@ static void test_mount(struct kvmon_vm *vm, const char *guest_sha)
 		      mnt, (char *)NULL);
 		_exit(127);
 	}
-	for (i = 0; i < 600 && !mounted(mnt); i++)
+	for (int i = 0; i < 600 && !mounted(mnt); i++)
 		usleep(100000);
-	if (!ok(mounted(mnt), "kvmon mount: guest file system mounted at %s", mnt))
+	return mounted(mnt);
+}
+
+static int run_out(const char *cmd, char **out)
+{
+	FILE *p = popen(cmd, "r");
+	size_t cap = 1 << 20, len = 0;
+	char *buf = calloc(1, cap + 1);
+	int st;
+
+	if (!p || !buf) {
+		free(buf);
+		return -1;
+	}
+	while (len < cap) {
+		size_t n = fread(buf + len, 1, cap - len, p);
+
+		if (n == 0)
+			break;
+		len += n;
+	}
+	st = pclose(p);
+	*out = buf;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Debian's unmodified AIDE on the mount: init, guest changes, check. */
+static void test_aide(struct kvmon_vm *vm, struct tctl *c)
+{
+	char conf[4200], db[4200], cmd[16384], *out = NULL;
+	FILE *f;
+	int rc;
+
+	if (system("command -v aide >/dev/null 2>&1") != 0) {
+		ok(0, "aide installed (scripts/install-deps.sh)");
+		return;
+	}
+	snprintf(conf, sizeof(conf), "%s/aide-%d.conf", tguest_root(), (int)getpid());
+	snprintf(db, sizeof(db), "%s/aide-%d.db", tguest_root(), (int)getpid());
+	if (!ok(start_mount(vm), "mounted for AIDE"))
+		return;
+	f = fopen(conf, "w");
+	if (f) {
+		fprintf(f, "database_in=file:%s\ndatabase_out=file:%s.new\n"
+			"gzip_dbout=no\nreport_url=stdout\n"
+			"R = p+i+n+u+g+s+m+c+sha256\n%s/etc R\n%s/root R\n",
+			db, db, mnt, mnt);
+		fclose(f);
+	}
+	snprintf(cmd, sizeof(cmd), "aide -c '%s' --init >/dev/null 2>&1 && "
+		 "mv '%s.new' '%s'", conf, db, db);
+	ok(system(cmd) == 0, "aide --init on the mount");
+	snprintf(cmd, sizeof(cmd), "aide -c '%s' --check 2>&1", conf);
+	rc = run_out(cmd, &out);
+	ok(rc == 0, "aide --check on an unchanged guest: no findings (rc=%d)", rc);
+	free(out);
+	out = NULL;
+	stop_mount();
+	rc = tctl_run(c, "echo tampered >> /etc/hostname && touch /root/aide-new && "
+		      "rm -f /root/disk-test.bin && sync", &out, 60000);
+	free(out);
+	out = NULL;
+	ok(rc == 0, "guest: one file changed, one added, one removed");
+	if (!ok(start_mount(vm), "mounted again (new point in time)"))
+		return;
+	rc = run_out(cmd, &out);
+	ok(rc == 7, "aide --check: added + removed + changed (exit %d = 1|2|4)", rc);
+	ok(out && strstr(out, "/root/aide-new") && strstr(out, "/etc/hostname") &&
+	   strstr(out, "/root/disk-test.bin"), "aide names the three files");
+	free(out);
+	out = NULL;
+	snprintf(cmd, sizeof(cmd), "find '%s' -xdev | wc -l", mnt);
+	if (run_out(cmd, &out) == 0)
+		ok(out && atoi(out) > 3000, "find walks the whole guest tree (%d entries)",
+		   out ? atoi(out) : 0);
+	free(out);
+	stop_mount();
+	*mnt = 0;
+	unlink(conf);
+	unlink(db);
+}
+
+static void test_mount(struct kvmon_vm *vm, const char *guest_sha)
+{
+	const char *kvmon = getenv("KVMON");
+	char path[4200], sha[65], p2[4200];
+	struct stat st;
+	int fd;
+
+	if (!kvmon) {
+		ok(0, "KVMON (path of the CLI) is set");
+		return;
+	}
+	if (!ok(start_mount(vm), "kvmon mount: guest file system mounted at %s", mnt))
 		return;
 	snprintf(path, sizeof(path), "%s/root/disk-test.bin", mnt);
 	ok(file_sha(path, sha) == 0 && !strcmp(sha, guest_sha),
@@ -371,6 +460,8 @@ int main(void)
 	free(out);
 	test_mount(vm, guest_sha);
 	ok(fleece_leftovers(vm, 0) == 0, "nothing left in QEMU after the mount");
+	test_aide(vm, c);
+	ok(fleece_leftovers(vm, 0) == 0, "nothing left in QEMU after AIDE");
 
 	tctl_close(c);
 	ok(tguest_stop(vm) == 0, "guest stopped");
