@@ -382,6 +382,61 @@ static struct json_object *socket_backend(const char *path)
 	return be;
 }
 
+/*
+ * A mirror whose kvmon was killed (SIGKILL, crash) leaves its filter and
+ * chardev in QEMU; the chardev then only retries connecting and the filter's
+ * writes fail fast, but remove them: frames are copied only while someone
+ * listens. Ids carry the owner's pid; only ids of dead owners on this host
+ * are removed.
+ */
+static void remove_stale(struct kvmon_qmp *q)
+{
+	static const struct {
+		const char *cmd, *args, *prefix, *key, *del;
+	} kinds[] = {
+		{ "qom-list", "/objects", "kvmon-mirrorf-", "name", "object-del" },
+		{ "query-chardev", NULL, "kvmon-mirror-", "label", "chardev-remove" },
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+		struct json_object *a = NULL, *ret = NULL;
+
+		if (kinds[k].args) {
+			a = json_object_new_object();
+			json_object_object_add(a, "path", json_object_new_string(kinds[k].args));
+		}
+		int rc = kvmon_qmp_call(q, kinds[k].cmd, a, &ret);
+
+		json_object_put(a);
+		if (rc < 0 || !json_object_is_type(ret, json_type_array)) {
+			json_object_put(ret);
+			continue;
+		}
+		size_t n = json_object_array_length(ret);
+
+		for (size_t i = 0; i < n && i < 4096; i++) {
+			struct json_object *e = json_object_array_get_idx(ret, i), *v;
+			const char *id;
+			char *end;
+
+			if (!json_object_object_get_ex(e, kinds[k].key, &v) ||
+			    !(id = json_object_get_string(v)) ||
+			    strncmp(id, kinds[k].prefix, strlen(kinds[k].prefix)))
+				continue;
+			long pid = strtol(id + strlen(kinds[k].prefix), &end, 10);
+
+			if (pid <= 0 || *end != '-' || kvmon_pid_alive((pid_t)pid))
+				continue;
+			struct json_object *d = json_object_new_object();
+
+			json_object_object_add(d, "id", json_object_new_string(id));
+			kvmon_qmp_call(q, kinds[k].del, d, NULL);
+			json_object_put(d);
+		}
+		json_object_put(ret);
+	}
+}
+
 struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
 					 size_t ring_bytes)
 {
@@ -432,6 +487,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	q = kvmon_vm_qmp(vm);
 	if (!q)
 		goto fail;
+	remove_stale(q);
 	a = json_object_new_object();
 	json_object_object_add(a, "id", json_object_new_string(m->chardev_id));
 	json_object_object_add(a, "backend", socket_backend(path));

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,29 @@ int main(void)
 		ok(system(cmd) == 0, "network namespace removed");
 		unlink(log);
 		unlink(sum);
+	}
+	/* ---- a killed kvmon leaves filter + chardev; the next attach removes them */
+	if (kvmon) {
+		char needle[64];
+
+		snprintf(cmd, sizeof(cmd),
+			 "%s mirror --qmp %s -w /dev/null --duration 60 >/dev/null 2>&1 & echo $!",
+			 kvmon, qmp);
+		long pid = sh_num(cmd);
+
+		sleep(3);
+		ok(pid > 0 && kill((pid_t)pid, SIGKILL) == 0, "kvmon mirror (pid %ld) killed with SIGKILL", pid);
+		usleep(500000);
+		snprintf(needle, sizeof(needle), "kvmon-mirrorf-%ld-", pid);
+		ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
+		   "its filter-mirror is still in QEMU");
+		m = kvmon_mirror_attach(vm, NULL, 0);
+		ok(m && !qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
+		   "next attach removed the dead owner's filter");
+		snprintf(needle, sizeof(needle), "kvmon-mirror-%ld-", pid);
+		ok(!qmp_lists(vm, "query-chardev", NULL, needle), "... and its chardev");
+		kvmon_mirror_close(m);
+		kvmon_vm_disconnect(vm);
 	}
 	ok(http_ok(port), "guest still serves HTTP at the end");
 	tctl_close(c);
