@@ -715,6 +715,122 @@ KVMON_API int kvmon_fs_statfs(struct kvmon_fs *fs, uint64_t *bsize,
 			      uint64_t *blocks, uint64_t *bfree,
 			      uint64_t *files, uint64_t *ffree);
 
+/* ================================================================ cages
+ * Performance isolation (issue 6): a VM's QEMU and its offloaded IDS as
+ * one resource unit in cgroups (v1, v2 and hybrid hosts), and the balloon
+ * performer that moves memory from the VM to the IDS. See docs/cages.md.
+ */
+
+enum kvmon_cg_mode {
+	KVMON_CG_NONE = 0,   /* no usable cgroup controllers */
+	KVMON_CG_V1 = 1,     /* legacy hierarchies only */
+	KVMON_CG_V2 = 2,     /* unified hierarchy only */
+	KVMON_CG_HYBRID = 3, /* v1 controllers plus a cgroup2 mount */
+};
+
+/* The host's cgroup layout, as this process sees it. */
+struct kvmon_cgsys;
+/* Detect from a mountinfo file and a /proc/PID/cgroup file (NULL: those of
+ * this process). Cages go beneath this process's own cgroup per hierarchy
+ * unless a parent is set. */
+KVMON_API struct kvmon_cgsys *kvmon_cgsys_open(const char *mountinfo,
+					       const char *self_cgroup);
+KVMON_API void kvmon_cgsys_close(struct kvmon_cgsys *sys);
+KVMON_API int kvmon_cgsys_mode(const struct kvmon_cgsys *sys);
+KVMON_API const char *kvmon_cgsys_mode_name(int mode);
+/* Put cages beneath this cgroup path ("/kvmon") in every hierarchy
+ * instead; the directory must exist. */
+KVMON_API int kvmon_cgsys_set_parent(struct kvmon_cgsys *sys, const char *path);
+/* Directory of the resource "cpu", "cpuacct" or "memory" cages go under. */
+KVMON_API const char *kvmon_cgsys_dir(const struct kvmon_cgsys *sys,
+				      const char *resource);
+
+/* A cage: cgroup directory "kvmon-NAME" in each hierarchy it needs. */
+struct kvmon_cage;
+#define KVMON_CAGE_EXCL 1u /* create: fail with EEXIST if it exists */
+KVMON_API struct kvmon_cage *kvmon_cage_create(struct kvmon_cgsys *sys,
+					       const char *name, unsigned flags);
+/* Open an existing cage (ENOENT if it is missing in any hierarchy). */
+KVMON_API struct kvmon_cage *kvmon_cage_open(struct kvmon_cgsys *sys,
+					     const char *name);
+KVMON_API void kvmon_cage_close(struct kvmon_cage *cage);
+KVMON_API const char *kvmon_cage_name(const struct kvmon_cage *cage);
+/* Directory holding the given resource ("cpu", "cpuacct", "memory"). */
+KVMON_API const char *kvmon_cage_dir(const struct kvmon_cage *cage,
+				     const char *resource);
+/* Remove the cage's directories; EBUSY while it has members, unless
+ * KVMON_CAGE_EVICT moves them to the parent cgroup first. Closes cage on
+ * success. */
+#define KVMON_CAGE_EVICT 1u
+KVMON_API int kvmon_cage_remove(struct kvmon_cage *cage, unsigned flags);
+
+/* CPU weight on the v2 scale 1..10000 (default 100); v1: shares =
+ * weight * 1024 / 100. */
+KVMON_API int kvmon_cage_set_cpu_weight(struct kvmon_cage *cage,
+					uint64_t weight);
+/* CPU cap: quota_us per period_us (quota < 0: no cap). */
+KVMON_API int kvmon_cage_set_cpu_max(struct kvmon_cage *cage, int64_t quota_us,
+				     uint64_t period_us);
+#define KVMON_CAGE_UNLIMITED (-1)
+#define KVMON_CAGE_KEEP (-2)
+/* Memory limit, page cache included (v1 memory.limit_in_bytes, v2
+ * memory.max), and v2 memory.high; KVMON_CAGE_UNLIMITED or KVMON_CAGE_KEEP.
+ * high on v1 fails with ENOTSUP. */
+KVMON_API int kvmon_cage_set_memory(struct kvmon_cage *cage, int64_t max,
+				    int64_t high);
+/* Move a process (0: the caller) into the cage in every hierarchy; on a
+ * failure it is moved back, so nothing is half-applied. */
+KVMON_API int kvmon_cage_add_pid(struct kvmon_cage *cage, pid_t pid);
+/* Member processes (malloc'd array). */
+KVMON_API int kvmon_cage_pids(struct kvmon_cage *cage, pid_t **pids, size_t *n);
+
+struct kvmon_cage_stats {
+	uint64_t cpu_ns;       /* CPU time of all members, ever */
+	uint64_t mem_current;  /* charged memory, page cache included */
+	uint64_t mem_anon;     /* anonymous memory */
+	uint64_t mem_file;     /* page cache, shmem excluded */
+	uint64_t mem_shmem;    /* shmem/tmpfs (e.g. guest RAM in /dev/shm) */
+	int64_t mem_max;       /* limit, -1 if none */
+	uint64_t nr_throttled; /* CFS periods the cap throttled */
+};
+KVMON_API int kvmon_cage_stats(struct kvmon_cage *cage,
+			       struct kvmon_cage_stats *st);
+
+/* Per-process view for cage members (from /proc/PID). */
+struct kvmon_proc_stats {
+	pid_t pid;
+	char comm[17];
+	uint64_t cpu_ns;
+	uint64_t rss_anon, rss_file, rss_shmem;
+};
+KVMON_API int kvmon_proc_stats(pid_t pid, struct kvmon_proc_stats *st);
+
+/* ------------------------------------------------------ cages: balloon */
+
+/* Guest size the balloon currently gives the VM (query-balloon actual). */
+KVMON_API int kvmon_balloon_get(struct kvmon_vm *vm, uint64_t *actual);
+/* Set the guest size to target bytes and wait up to timeout_ms until the
+ * guest reports it (within 1 MiB). On a timeout the previous size is
+ * requested again and -1/ETIMEDOUT returned; no balloon driver: ENODEV. */
+KVMON_API int kvmon_balloon_set(struct kvmon_vm *vm, uint64_t target,
+				int timeout_ms);
+
+/* The performer's decision, a pure function (unit-tested). */
+struct kvmon_balloon_policy {
+	uint64_t base;       /* VM size with nothing moved */
+	uint64_t floor;      /* never squeeze the VM below this */
+	uint64_t hysteresis; /* ignore changes smaller than this */
+};
+struct kvmon_balloon_step {
+	uint64_t target;     /* VM size to request */
+	uint64_t moved;      /* base - target: what the IDS gets */
+	bool change;         /* target differs enough from the current one */
+	bool at_floor;       /* IDS wanted more than the floor allows */
+};
+KVMON_API int kvmon_balloon_plan(const struct kvmon_balloon_policy *p,
+				 uint64_t ids_usage, uint64_t current_target,
+				 struct kvmon_balloon_step *out);
+/* ============================================================ end cages */
 #ifdef __cplusplus
 }
 #endif

@@ -26,11 +26,19 @@ static int no_balloon(void)
 	return -1;
 }
 
+/* The VM's QMP connection (reconnecting after kvmon_vm_disconnect). */
+static struct kvmon_qmp *qmp_of(struct kvmon_vm *vm)
+{
+	return vm ? kvmon_vm_qmp(vm) : NULL;
+}
+
 int kvmon_balloon_get(struct kvmon_vm *vm, uint64_t *actual)
 {
 	struct json_object *ret = NULL, *a;
 
-	if (kvmon_qmp_call(kvmon_vm_qmp(vm), "query-balloon", NULL, &ret) < 0)
+	if (!qmp_of(vm))
+		return -1;
+	if (kvmon_qmp_call(qmp_of(vm), "query-balloon", NULL, &ret) < 0)
 		return no_balloon();
 	if (!json_object_object_get_ex(ret, "actual", &a) ||
 	    !json_object_is_type(a, json_type_int)) {
@@ -46,7 +54,7 @@ static int ram_size(struct kvmon_vm *vm, uint64_t *size)
 {
 	struct json_object *ret = NULL, *b;
 
-	if (kvmon_qmp_call(kvmon_vm_qmp(vm), "query-memory-size-summary", NULL,
+	if (kvmon_qmp_call(qmp_of(vm), "query-memory-size-summary", NULL,
 			   &ret) < 0)
 		return -1;
 	if (!json_object_object_get_ex(ret, "base-memory", &b)) {
@@ -65,7 +73,7 @@ static int request(struct kvmon_vm *vm, uint64_t target)
 	int rc;
 
 	json_object_object_add(args, "value", json_object_new_int64((int64_t)target));
-	rc = kvmon_qmp_call(kvmon_vm_qmp(vm), "balloon", args, NULL);
+	rc = kvmon_qmp_call(qmp_of(vm), "balloon", args, NULL);
 	json_object_put(args);
 	return rc < 0 ? no_balloon() : 0;
 }

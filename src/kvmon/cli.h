@@ -127,6 +127,10 @@ int cmd_check(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_baseline(int argc, char **argv);
 
+/* cages (cmd_cage.c, cmd_balloon.c) */
+int cmd_cage(int argc, char **argv);
+int cmd_balloon(int argc, char **argv);
+
 /* network (cmd_mirror.c) */
 int cmd_mirror(int argc, char **argv);
 

@@ -19,6 +19,8 @@ static const char usage[] =
 	"  watch    run the detectors continuously, one JSON alert per line\n"
 	"  baseline record kernel text/rodata as the known-good state\n"
 	"  mem      read or search guest-physical memory\n"
+	"  cage     VM + IDS as one cgroup unit (create|run|add|stats|remove)\n"
+	"  balloon  VM balloon; follow: move the IDS's memory from the VM to it\n"
 	"  disk     read the VM's disk from outside (parts, ls, stat, cat)\n"
 	"  mount    the guest's file system at a directory, read-only (FUSE)\n"
 	"  mirror   copy the VM's network traffic: pcap, flow log, signature rules\n"
@@ -40,6 +42,7 @@ int main(int argc, char **argv)
 		{ "syscalls", cmd_syscalls }, { "kernel", cmd_kernel },
 		{ "check", cmd_check }, { "watch", cmd_watch },
 		{ "baseline", cmd_baseline },
+		{ "cage", cmd_cage }, { "balloon", cmd_balloon },
 		{ "disk", cmd_disk }, { "mount", cmd_mount },
 		{ "mirror", cmd_mirror },
 	};
