@@ -645,6 +645,9 @@ KVMON_API struct kvmon_disk *kvmon_disk_open_image(const char *path,
 KVMON_API struct kvmon_disk *kvmon_disk_open_raw(const char *path);
 /* Close; tears down whatever the open created. */
 KVMON_API int kvmon_disk_close(struct kvmon_disk *d);
+/* Remove what fleecing exports of dead owners (SIGKILL, crash) left in
+ * the VM's QEMU and on the host; every open does this too. */
+KVMON_API int kvmon_disk_sweep(struct kvmon_vm *vm);
 KVMON_API uint64_t kvmon_disk_size(const struct kvmon_disk *d);
 /* Read len bytes at off; EINVAL past the end. Thread-safe. */
 KVMON_API int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf,

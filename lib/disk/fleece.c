@@ -431,3 +431,17 @@ int kvmon_fleece_stop(struct kvmon_fleece *f)
 	free(f);
 	return rc;
 }
+
+int kvmon_disk_sweep(struct kvmon_vm *vm)
+{
+	struct kvmon_qmp *q;
+
+	if (!vm)
+		return kvmon_set_error(EINVAL, "no VM");
+	q = kvmon_vm_qmp(vm);
+	if (!q)
+		return kvmon_error_prefix("sweeping stale disk exports");
+	sweep_stale(q);
+	kvmon_vm_disconnect(vm);
+	return 0;
+}

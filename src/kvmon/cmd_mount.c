@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char mount_usage[] =
@@ -245,6 +246,62 @@ static const struct fuse_operations ops = {
 	.copy_file_range = ro_copy,
 };
 
+/*
+ * Watchdog: a child that outlives a SIGKILLed `kvmon mount` just long
+ * enough to detach the mount (fusermount3 -u -z) and sweep the export
+ * out of QEMU. It waits on a pipe: one byte = clean exit, nothing to do;
+ * EOF without a byte = the parent died.
+ */
+static pid_t start_watchdog(const char *dir, struct kvmon_vm *vm, int *wfd)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		char c;
+		ssize_t r;
+
+		signal(SIGINT, SIG_IGN);
+		signal(SIGTERM, SIG_IGN);
+		signal(SIGHUP, SIG_IGN);
+		/* Hold nothing of the parent's: not /dev/fuse, not NBD, not
+		 * the caller's stdout (a reader would wait for our EOF). */
+		dup2(pfd[0], 0);
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		close_range(3, ~0u, 0);
+		while ((r = read(0, &c, 1)) < 0 && errno == EINTR)
+			;
+		if (r == 1)
+			_exit(0);
+		pid = fork();
+		if (pid == 0) {
+			execlp("fusermount3", "fusermount3", "-u", "-z", "-q", dir,
+			       (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		if (vm)
+			kvmon_disk_sweep(vm);
+		_exit(0);
+	}
+	close(pfd[0]);
+	*wfd = pfd[1];
+	return pid;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -257,6 +314,8 @@ int cmd_mount(int argc, char **argv)
 	struct fuse *fuse = NULL;
 	char fsname[128], dir[4096];
 	const char *vmname;
+	pid_t watchdog = -1;
+	int wfd = -1;
 	struct cli c;
 	int opt, rc;
 
@@ -298,6 +357,11 @@ int cmd_mount(int argc, char **argv)
 		cli_fail(&c, "FUSE set-up failed");
 		goto out;
 	}
+	watchdog = start_watchdog(dir, cd.vm, &wfd);
+	if (watchdog < 0) {
+		cli_fail(&c, "cannot start the mount watchdog: %s", strerror(errno));
+		goto out;
+	}
 	if (fuse_mount(fuse, dir) != 0) {
 		cli_fail(&c, "cannot mount at %s (FUSE)", dir);
 		goto out;
@@ -334,6 +398,13 @@ int cmd_mount(int argc, char **argv)
 out:
 	if (fuse)
 		fuse_destroy(fuse);
+	if (watchdog > 0) {
+		/* Clean exit: tell the watchdog there is nothing to undo. */
+		if (write(wfd, "x", 1) != 1)
+			kill(watchdog, SIGKILL);
+		close(wfd);
+		waitpid(watchdog, NULL, 0);
+	}
 	fuse_opt_free_args(&args);
 	if (cli_close_disk(&c, &cd) != EXIT_OK)
 		rc = EXIT_ERROR;

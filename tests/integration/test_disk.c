@@ -463,6 +463,23 @@ int main(void)
 	test_aide(vm, c);
 	ok(fleece_leftovers(vm, 0) == 0, "nothing left in QEMU after AIDE");
 
+	/* SIGKILL: no handler runs, the watchdog must clean up. */
+	if (ok(start_mount(vm), "mounted, to be killed")) {
+		int i, status, left = -1;
+
+		kill(mount_pid, SIGKILL);
+		waitpid(mount_pid, &status, 0);
+		mount_pid = -1;
+		for (i = 0; i < 100 && mounted(mnt); i++)
+			usleep(100000);
+		ok(!mounted(mnt), "SIGKILLed kvmon mount: mount detached by its watchdog");
+		for (i = 0; i < 100 && (left = fleece_leftovers(vm, 0)) != 0; i++)
+			usleep(100000);
+		ok(left == 0, "... and its export swept out of QEMU");
+		stop_mount();
+		*mnt = 0;
+	}
+
 	tctl_close(c);
 	ok(tguest_stop(vm) == 0, "guest stopped");
 	return tap_done();
