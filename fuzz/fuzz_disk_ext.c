@@ -30,6 +30,8 @@ static int cb(void *opaque, const char *name, uint64_t ino, unsigned type)
 		return 1;
 	if (kvmon_fs_stat(w->fs, ino, &st) < 0)
 		return 0;
+	kvmon_fs_listxattr(w->fs, ino, buf, sizeof(buf));
+	kvmon_fs_getxattr(w->fs, ino, "user.kvmon", buf, sizeof(buf));
 	if (S_ISDIR(st.mode) && w->depth < 8) {
 		w->depth++;
 		walk_dir(w, ino);

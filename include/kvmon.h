@@ -713,6 +713,13 @@ KVMON_API ssize_t kvmon_fs_pread(struct kvmon_fs *fs, uint64_t ino, void *buf,
 /* Symlink target into buf (NUL-terminated); returns its length. */
 KVMON_API ssize_t kvmon_fs_readlink(struct kvmon_fs *fs, uint64_t ino,
 				    char *buf, size_t size);
+/* Extended attributes, like listxattr(2)/getxattr(2): buf NULL or size 0
+ * returns the size needed; ERANGE if buf is too small; ENODATA if the
+ * attribute does not exist. Names are "user.x", "security.selinux", ... */
+KVMON_API ssize_t kvmon_fs_listxattr(struct kvmon_fs *fs, uint64_t ino,
+				     char *buf, size_t size);
+KVMON_API ssize_t kvmon_fs_getxattr(struct kvmon_fs *fs, uint64_t ino,
+				    const char *name, void *buf, size_t size);
 /* Block size, block count and free blocks; inode count and free inodes. */
 KVMON_API int kvmon_fs_statfs(struct kvmon_fs *fs, uint64_t *bsize,
 			      uint64_t *blocks, uint64_t *bfree,

@@ -450,3 +450,112 @@ int kvmon_fs_statfs(struct kvmon_fs *f, uint64_t *bsize, uint64_t *blocks,
 	pthread_mutex_unlock(&f->lock);
 	return 0;
 }
+
+struct xlist {
+	char *buf;
+	size_t size, len;
+	bool overflow;
+};
+
+static int xattr_name_cb(char *name, char *value, size_t value_len, void *data)
+{
+	struct xlist *x = data;
+	size_t n = strnlen(name, 256) + 1;
+
+	(void)value, (void)value_len;
+	if (n > 256)
+		return 0; /* hostile: no terminator within XATTR_NAME_MAX */
+	if (x->size && x->len + n <= x->size)
+		memcpy(x->buf + x->len, name, n);
+	else if (x->size)
+		x->overflow = true;
+	x->len += n;
+	return x->len > (1u << 20) ? XATTR_ABORT : 0;
+}
+
+/* Open and read the xattrs of ino; caller holds the lock. */
+static int xattrs_open(struct kvmon_fs *f, uint64_t ino,
+		       struct ext2_xattr_handle **h)
+{
+	errcode_t err;
+
+	if (!ext2fs_has_feature_xattr(f->fs->super) &&
+	    EXT2_INODE_SIZE(f->fs->super) <= EXT2_GOOD_OLD_INODE_SIZE) {
+		*h = NULL;
+		return 0;
+	}
+	err = ext2fs_xattrs_open(f->fs, (ext2_ino_t)ino, h);
+	if (!err) {
+		err = ext2fs_xattrs_read(*h);
+		if (err)
+			ext2fs_xattrs_close(h);
+	}
+	return err ? ext_err(err, "reading extended attributes") : 0;
+}
+
+ssize_t kvmon_fs_listxattr(struct kvmon_fs *f, uint64_t ino, char *buf,
+			   size_t size)
+{
+	struct xlist x = { .buf = buf, .size = buf ? size : 0 };
+	struct ext2_xattr_handle *h = NULL;
+	ssize_t rc;
+
+	if (!f)
+		return kvmon_set_error(EINVAL, "listxattr: bad arguments");
+	if (check_ino(f, ino) < 0)
+		return -1;
+	pthread_mutex_lock(&f->lock);
+	rc = xattrs_open(f, ino, &h);
+	if (rc == 0 && h) {
+		errcode_t err = ext2fs_xattrs_iterate(h, xattr_name_cb, &x);
+
+		ext2fs_xattrs_close(&h);
+		if (err)
+			rc = ext_err(err, "listing extended attributes");
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0)
+		return rc;
+	if (x.overflow || (buf && size && x.len > size))
+		return kvmon_set_error(ERANGE, "xattr list of %zu bytes", x.len);
+	return (ssize_t)x.len;
+}
+
+ssize_t kvmon_fs_getxattr(struct kvmon_fs *f, uint64_t ino, const char *name,
+			  void *buf, size_t size)
+{
+	struct ext2_xattr_handle *h = NULL;
+	void *val = NULL;
+	size_t len = 0;
+	ssize_t rc;
+
+	if (!f || !name)
+		return kvmon_set_error(EINVAL, "getxattr: bad arguments");
+	if (check_ino(f, ino) < 0)
+		return -1;
+	pthread_mutex_lock(&f->lock);
+	rc = xattrs_open(f, ino, &h);
+	if (rc == 0 && !h)
+		rc = kvmon_set_error(ENODATA, "no attribute %s", name);
+	if (rc == 0) {
+		errcode_t err = ext2fs_xattr_get(h, name, &val, &len);
+
+		ext2fs_xattrs_close(&h);
+		if (err == EXT2_ET_EA_KEY_NOT_FOUND)
+			rc = kvmon_set_error(ENODATA, "no attribute %s", name);
+		else if (err)
+			rc = ext_err(err, "reading an extended attribute");
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0)
+		return rc;
+	if (buf && size) {
+		if (len > size) {
+			ext2fs_free_mem(&val);
+			return kvmon_set_error(ERANGE, "attribute of %zu bytes", len);
+		}
+		memcpy(buf, val, len);
+	}
+	ext2fs_free_mem(&val);
+	return (ssize_t)len;
+}

@@ -199,6 +199,31 @@ static int m_access(const char *path, int mask)
 	return lookup(path, &ino);
 }
 
+static int m_getxattr(const char *path, const char *name, char *value,
+		      size_t size)
+{
+	uint64_t ino;
+	ssize_t n;
+	int rc = lookup(path, &ino);
+
+	if (rc)
+		return rc;
+	n = kvmon_fs_getxattr(mfs, ino, name, size ? value : NULL, size);
+	return n < 0 ? errno_of_lib() : (int)n;
+}
+
+static int m_listxattr(const char *path, char *list, size_t size)
+{
+	uint64_t ino;
+	ssize_t n;
+	int rc = lookup(path, &ino);
+
+	if (rc)
+		return rc;
+	n = kvmon_fs_listxattr(mfs, ino, size ? list : NULL, size);
+	return n < 0 ? errno_of_lib() : (int)n;
+}
+
 /* Every operation that could change anything: refused. */
 static int ro_mknod(const char *p, mode_t m, dev_t d) { (void)p, (void)m, (void)d; return -EROFS; }
 static int ro_mkdir(const char *p, mode_t m) { (void)p, (void)m; return -EROFS; }
@@ -227,6 +252,8 @@ static const struct fuse_operations ops = {
 	.readdir = m_readdir,
 	.statfs = m_statfs,
 	.access = m_access,
+	.getxattr = m_getxattr,
+	.listxattr = m_listxattr,
 	.mknod = ro_mknod,
 	.mkdir = ro_mkdir,
 	.unlink = ro_unlink,

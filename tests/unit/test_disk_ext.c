@@ -19,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,7 +147,9 @@ int main(void)
 	       "ln -s hello.txt dir/fast-link && "
 	       "ln -s $(printf 'x%%.0s' $(seq 200))/target dir/slow-link && "
 	       "chmod 0640 dir/hello.txt && chown 12:34 dir/hello.txt && "
-	       "touch dir/sub/a dir/sub/b dir/sub/c", root, root))
+	       "touch dir/sub/a dir/sub/b dir/sub/c && "
+	       "python3 -c \"import os; os.setxattr('dir/hello.txt', 'user.kvmon', b'v1'); "
+	       "os.setxattr('dir/hello.txt', 'user.second', b'x' * 300)\"", root, root))
 		bail("cannot build the source tree");
 	snprintf(src, sizeof(src), "%s/src", root);
 	snprintf(img, sizeof(img), "%s/fs.img", root);
@@ -186,6 +191,21 @@ int main(void)
 			fclose(f);
 		free(big);
 	}
+	ok(kvmon_fs_lookup(fs, "/dir/hello.txt", &ino) == 0 &&
+	   kvmon_fs_listxattr(fs, ino, NULL, 0) == 23 &&
+	   kvmon_fs_listxattr(fs, ino, buf, sizeof(buf)) == 23 &&
+	   memmem(buf, 23, "user.kvmon\0", 11) && memmem(buf, 23, "user.second\0", 12),
+	   "listxattr: both names, size query");
+	ok(kvmon_fs_listxattr(fs, ino, buf, 5) < 0 && kvmon_get_errno() == ERANGE,
+	   "listxattr into a short buffer: ERANGE");
+	ok(kvmon_fs_getxattr(fs, ino, "user.kvmon", buf, sizeof(buf)) == 2 &&
+	   !memcmp(buf, "v1", 2), "getxattr value");
+	ok(kvmon_fs_getxattr(fs, ino, "user.second", NULL, 0) == 300,
+	   "getxattr size query (300-byte value)");
+	ok(kvmon_fs_getxattr(fs, ino, "user.second", buf, 10) < 0 &&
+	   kvmon_get_errno() == ERANGE, "getxattr into a short buffer: ERANGE");
+	ok(kvmon_fs_getxattr(fs, ino, "user.none", buf, sizeof(buf)) < 0 &&
+	   kvmon_get_errno() == ENODATA, "missing attribute: ENODATA");
 	ok(kvmon_fs_lookup(fs, "/dir/fast-link", &ino) == 0 &&
 	   kvmon_fs_readlink(fs, ino, buf, sizeof(buf)) == 9 &&
 	   !strcmp(buf, "hello.txt"), "fast symlink");
@@ -231,6 +251,43 @@ int main(void)
 	kvmon_disk_close(d);
 	image_sha(img, after);
 	ok(!memcmp(before, after, 32), "image byte-identical after reading");
+
+	/* The image at rest through kvmon mount: xattrs visible, writes EROFS,
+	 * image unchanged. */
+	if (getenv("KVMON")) {
+		char mnt[4300], path[4400], val[64];
+		pid_t pid;
+		int i, wst;
+
+		snprintf(mnt, sizeof(mnt), "%s/mnt", root);
+		mkdir(mnt, 0700);
+		pid = fork();
+		if (pid == 0) {
+			execl(getenv("KVMON"), "kvmon", "mount", "--image", img,
+			      "--format", "raw", mnt, (char *)NULL);
+			_exit(127);
+		}
+		snprintf(path, sizeof(path), "%s/dir/hello.txt", mnt);
+		for (i = 0; i < 100 && access(path, F_OK) != 0; i++)
+			usleep(50000);
+		ok(getxattr(path, "user.kvmon", val, sizeof(val)) == 2 &&
+		   !memcmp(val, "v1", 2), "xattr through the mount of an image at rest");
+		ok(listxattr(path, buf, sizeof(buf)) == 23, "listxattr through the mount");
+		errno = 0;
+		ok(setxattr(path, "user.kvmon", "v2", 2, 0) < 0 && errno == EROFS,
+		   "setxattr through the mount: EROFS");
+		errno = 0;
+		ok(removexattr(path, "user.kvmon") < 0 && errno == EROFS,
+		   "removexattr through the mount: EROFS");
+		kill(pid, SIGTERM);
+		ok(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+		   "kvmon mount --image exits 0");
+		if (access(path, F_OK) == 0)
+			sh("fusermount3 -u -z '%s'", mnt);
+		rmdir(mnt);
+		image_sha(img, after);
+		ok(!memcmp(before, after, 32), "image byte-identical after the mount");
+	}
 
 	/* Malformed images. */
 	snprintf(copy, sizeof(copy), "%s/bad.img", root);
