@@ -18,6 +18,8 @@ PACKAGES=(
 	# later mechanisms (disk, network, BTF): listed once, here
 	libbpf-dev libelf-dev zlib1g-dev libext2fs-dev libnbd-dev nbd-server
 	libfuse3-dev fuse3 fuse2fs libpcap-dev
+	# cages: experiment plots (bench/cage_experiments.sh)
+	gnuplot-nox bc
 	# network mirroring: rule matcher, real pcap consumers
 	libhyperscan-dev tcpdump tshark
 	# disk: unmodified IDS on kvmon mount, NBD and partition tools for tests

@@ -127,14 +127,16 @@ int kvmon_balloon_plan(const struct kvmon_balloon_policy *p, uint64_t ids_usage,
 		moved = room;
 		out->at_floor = true;
 	}
-	moved &= ~(MIB - 1); /* whole MiB: stable targets, no page jitter */
+	/* Nearest whole MiB (never above room): stable targets without page
+	 * jitter, error at most 0.5 MiB. */
+	moved = moved + MIB / 2 > room ? room & ~(MIB - 1) : (moved + MIB / 2) & ~(MIB - 1);
 	out->moved = moved;
 	out->target = p->base - moved;
 	diff = out->target > current_target ? out->target - current_target
 					    : current_target - out->target;
-	/* Hysteresis, except that reaching the floor or giving everything
-	 * back is always done. */
-	out->change = diff > 0 && (diff >= p->hysteresis || out->at_floor ||
-				   out->target == p->base);
+	/* Hysteresis, except that reaching the floor is always done. No
+	 * exception for "everything back": with rounding it would flap
+	 * between 0 and 1 MiB for an IDS using about 0.5 MiB. */
+	out->change = diff > 0 && (diff >= p->hysteresis || out->at_floor);
 	return 0;
 }

@@ -34,9 +34,16 @@ int main(void)
 	ok(kvmon_balloon_plan(&p, 1 * MIB, 129 * MIB, &s) == 0 && s.change &&
 		   s.target == 255 * MIB,
 	   "IDS shrinks: memory goes back to the VM");
-	ok(kvmon_balloon_plan(&p, 0, 254 * MIB, &s) == 0 && s.change &&
+	ok(kvmon_balloon_plan(&p, 0, 254 * MIB, &s) == 0 && !s.change &&
+		   kvmon_balloon_plan(&p, 0, 250 * MIB, &s) == 0 && s.change &&
 		   s.target == 256 * MIB,
-	   "giving everything back ignores hysteresis");
+	   "giving back obeys the hysteresis too (no flapping near zero)");
+	ok(kvmon_balloon_plan(&p, 23 * MIB + 700 * 1024, 256 * MIB, &s) == 0 &&
+		   s.moved == 24 * MIB,
+	   "rounded to the nearest MiB: error at most 0.5 MiB");
+	ok(kvmon_balloon_plan(&p, 128 * MIB - 100, 256 * MIB, &s) == 0 &&
+		   s.moved == 128 * MIB && s.target == 128 * MIB && !s.at_floor,
+	   "rounding never goes below the floor");
 	p.floor = 300 * MIB;
 	ok(kvmon_balloon_plan(&p, 0, 256 * MIB, &s) < 0 &&
 		   kvmon_get_errno() == EINVAL,
