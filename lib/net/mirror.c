@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -447,6 +448,31 @@ static void remove_stale(struct kvmon_qmp *q)
 	}
 }
 
+/* Socket dirs in /tmp of killed owners (/tmp/kvmon-mirror-<pid>-*). */
+static void remove_stale_dirs(void)
+{
+	DIR *d = opendir("/tmp");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		char *end, path[PATH_MAX];
+		long pid;
+
+		if (strncmp(e->d_name, "kvmon-mirror-", 13))
+			continue;
+		pid = strtol(e->d_name + 13, &end, 10);
+		if (pid <= 0 || *end != '-' || kvmon_pid_alive((pid_t)pid))
+			continue;
+		snprintf(path, sizeof(path), "/tmp/%s/s", e->d_name);
+		unlink(path);
+		snprintf(path, sizeof(path), "/tmp/%s", e->d_name);
+		rmdir(path); /* only if empty: never more than we made */
+	}
+	closedir(d);
+}
+
 struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
 					 size_t ring_bytes)
 {
@@ -476,7 +502,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 			dir[0] = '\0';
 	}
 	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/kvmon-mirror-XXXXXX");
+		snprintf(dir, sizeof(dir), "/tmp/kvmon-mirror-%d-XXXXXX", (int)getpid());
 		if (!mkdtemp(dir)) {
 			kvmon_set_error(errno, "mkdtemp: %s", strerror(errno));
 			return NULL;
@@ -498,6 +524,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	if (!q)
 		goto fail;
 	remove_stale(q);
+	remove_stale_dirs();
 	a = json_object_new_object();
 	json_object_object_add(a, "id", json_object_new_string(m->chardev_id));
 	json_object_object_add(a, "backend", socket_backend(path));

@@ -495,6 +495,8 @@ int main(void)
 		   "next attach removed the dead owner's filter");
 		snprintf(needle, sizeof(needle), "kvmon-mirror-%ld-", pid);
 		ok(!qmp_lists(vm, "query-chardev", NULL, needle), "... and its chardev");
+		snprintf(cmd, sizeof(cmd), "ls -d /tmp/kvmon-mirror-%ld-* 2>/dev/null | wc -l", pid);
+		ok(sh_num(cmd) == 0, "... and its socket directory");
 		kvmon_mirror_close(m);
 		kvmon_vm_disconnect(vm);
 	}
