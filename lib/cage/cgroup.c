@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CG_FILE_MAX (64u << 10)     /* memory.stat, cpu.stat, ... */
@@ -755,11 +756,20 @@ int kvmon_cage_remove(struct kvmon_cage *c, unsigned flags)
 		free(p);
 	}
 	for (size_t i = 0; i < c->nd; i++) {
+		int tries = 0;
+
 		if (c->sys->fake)
 			fake_files(c, i, false);
-		if (rmdir(c->d[i]) < 0 && errno != ENOENT)
-			return kvmon_set_error(errno, "remove cage %s: rmdir %s: %s",
-					       c->name, c->d[i], strerror(errno));
+		/* A member that just exited may still be detaching: EBUSY for a
+		 * moment. Retry briefly rather than leave half a cage. */
+		while (rmdir(c->d[i]) < 0 && errno != ENOENT) {
+			struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+			if (errno != EBUSY || ++tries > 40)
+				return kvmon_set_error(errno, "remove cage %s: rmdir %s: %s",
+						       c->name, c->d[i], strerror(errno));
+			nanosleep(&ts, NULL);
+		}
 	}
 	free(c);
 	return 0;
