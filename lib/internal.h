@@ -40,6 +40,8 @@ int kvmon_mkdirs(const char *path, mode_t mode);
 bool kvmon_parse_hex(const char **p, const char *end, uint64_t *out);
 /* If [*p, end) starts with lit, skip it and return true. */
 bool kvmon_parse_lit(const char **p, const char *end, const char *lit);
+/* "qcow2" if the file starts with the qcow2 magic, else "raw". */
+const char *kvmon_image_format(const char *path);
 /* Is pid alive (and not a zombie)? */
 bool kvmon_pid_alive(pid_t pid);
 /* Name valid for a VM: [A-Za-z0-9_.-]{1,32}, not starting with '.' */

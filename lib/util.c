@@ -303,3 +303,16 @@ bool kvmon_parse_lit(const char **p, const char *end, const char *lit)
 	*p += n;
 	return true;
 }
+
+const char *kvmon_image_format(const char *path)
+{
+	unsigned char magic[4] = { 0 };
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic))
+			magic[0] = 0;
+		close(fd);
+	}
+	return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
+}

@@ -192,19 +192,6 @@ static int run_helper(char *const argv[], const char *logpath)
 	return 0;
 }
 
-static const char *image_format(const char *path)
-{
-	unsigned char magic[4] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic))
-			magic[0] = 0;
-		close(fd);
-	}
-	return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
-}
-
 struct argv_buf {
 	char *v[MAX_ARGS + 1];
 	int n;
@@ -291,7 +278,7 @@ static int build_argv(const struct kvmon_vm_config *c,
 		arg(a, "driver=file,filename=%s,node-name=disk0-file", disk);
 		arg(a, "-blockdev");
 		arg(a, "driver=%s,file=disk0-file,node-name=disk0",
-		    image_format(disk));
+		    kvmon_image_format(disk));
 		arg(a, "-device");
 		arg(a, "virtio-blk-pci,drive=disk0,id=vda");
 	}
@@ -400,7 +387,7 @@ static int make_overlay(struct kvmon_vm *vm, const char *disk,
 	if (!realpath(disk, abs))
 		return kvmon_set_error(errno, "disk %s: %s", disk,
 				       strerror(errno));
-	argv[8] = (char *)image_format(abs);
+	argv[8] = (char *)kvmon_image_format(abs);
 	snprintf(vm->overlay_path, sizeof(vm->overlay_path),
 		 "%s/disk-overlay.qcow2", vm->dir);
 	if (run_helper(argv, logpath) < 0)

@@ -160,19 +160,6 @@ static int nbd_finish(struct kvmon_disk *d)
 	return 0;
 }
 
-static const char *sniff_format(const char *path)
-{
-	unsigned char magic[4] = { 0 };
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		if (read(fd, magic, sizeof(magic)) != (ssize_t)sizeof(magic))
-			magic[0] = 0;
-		close(fd);
-	}
-	return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
-}
-
 struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 {
 	char fmt_opt[32], abs[4096];
@@ -187,7 +174,7 @@ struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 		return kvmon_set_error(errno, "%s: %s", path, strerror(errno)),
 		       NULL;
 	if (!format)
-		format = sniff_format(abs);
+		format = kvmon_image_format(abs);
 	if (strcmp(format, "qcow2") && strcmp(format, "raw"))
 		return kvmon_set_error(EINVAL, "image format '%s': use qcow2 "
 				       "or raw", format), NULL;

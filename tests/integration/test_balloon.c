@@ -187,12 +187,7 @@ int main(void)
 	char *out = NULL;
 	int rc;
 
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	vm = tguest_start("balloon");
 	if (!vm)
 		bail("guest did not start: %s", kvmon_get_error());

@@ -148,12 +148,7 @@ int main(void)
 	char rundir[PATH_MAX], ram[PATH_MAX];
 	pid_t pid;
 
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	vm = tguest_start("boot");
 	ok(vm != NULL, "bundled guest boots to its ready line");
 	if (!vm)

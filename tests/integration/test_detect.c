@@ -481,12 +481,7 @@ int main(void)
 {
 	struct tctl *c;
 
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	vm = tguest_start("detect");
 	if (!vm)
 		bail("boot failed: %s", kvmon_get_error());

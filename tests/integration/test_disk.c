@@ -344,12 +344,7 @@ int main(void)
 	size_t n = 9, len;
 	int rc;
 
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	vm = tguest_start("disk");
 	if (!vm)
 		bail("boot failed: %s", kvmon_get_error());

@@ -799,12 +799,7 @@ static void test_plain(void)
 
 int main(void)
 {
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	mkdir(tguest_root(), 0700);
 	snprintf(tmpdir, sizeof(tmpdir), "%s/membk-XXXXXX", tguest_root());
 	if (!mkdtemp(tmpdir))

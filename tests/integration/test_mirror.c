@@ -233,12 +233,7 @@ int main(void)
 	struct buf req = { 0 }, resp = { 0 }, ms = { 0 };
 	int port, rc;
 
-	if (!tguest_available()) {
-		if (getenv("KVMON_REQUIRE_GUEST"))
-			bail("bundled guest missing (run guest/build.sh)");
-		printf("1..0 # SKIP bundled guest not built\n");
-		return TEST_SKIP;
-	}
+	tguest_require();
 	vm = tguest_start("mir");
 	if (!vm)
 		bail("boot failed: %s", kvmon_get_error());

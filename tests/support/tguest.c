@@ -57,6 +57,18 @@ bool tguest_available(void)
 	return true;
 }
 
+void tguest_require(void)
+{
+	if (tguest_available())
+		return;
+	if (getenv("KVMON_REQUIRE_GUEST")) {
+		printf("Bail out! bundled guest missing (run guest/build.sh)\n");
+		exit(1);
+	}
+	printf("1..0 # SKIP bundled guest not built\n");
+	exit(TEST_SKIP);
+}
+
 /* Async-signal-safe part: kill what we started, remove its files. */
 static void kill_started(void)
 {

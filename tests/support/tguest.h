@@ -20,6 +20,9 @@ const char *tguest_root(void);
 /* Bundled guest available? If not, and $KVMON_REQUIRE_GUEST is set, the
  * test must fail instead of skipping. */
 bool tguest_available(void);
+/* Exit unless the bundled guest is built: skip (77), or fail when
+ * $KVMON_REQUIRE_GUEST is set (CI), so a missing guest never passes. */
+void tguest_require(void);
 /* Start the bundled guest (tag names it) and wait until it is ready. */
 struct kvmon_vm *tguest_start(const char *tag);
 /* Stop a guest started with tguest_start; 0 if everything went away. */
