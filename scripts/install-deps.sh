@@ -28,13 +28,15 @@ PACKAGES=(
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$p")
+	# No "| grep -q": under pipefail an early grep exit fails the pipe.
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing+=("$p")
 done
 SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 # guest/build.sh resolves package versions from apt's lists: they must exist.
-if ! apt-cache policy linux-image-amd64 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+policy=$(apt-cache policy linux-image-amd64 2>/dev/null || true)
+if ! grep -q 'Candidate: [0-9]' <<<"$policy"; then
 	echo "deps: apt lists empty, running apt-get update" >&2
 	$SUDO apt-get update -qq
 	fresh=1
