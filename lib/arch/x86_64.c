@@ -160,11 +160,15 @@ struct tlb_entry {
 	uint64_t key;
 	uint64_t vtag;	/* va >> shift, sign bits included */
 	uint64_t base;
+	uint64_t gen;	/* valid only while equal to the cache's gen */
 };
 
+/* Flushing bumps gen instead of clearing the table: a detector pass
+ * starts with a flush, so it must cost nothing. */
 struct kvmon_tlb {
 	uint64_t hits, misses;
 	uint64_t mask;
+	uint64_t gen;
 	struct tlb_entry e[];
 };
 
@@ -185,6 +189,7 @@ struct kvmon_tlb *kvmon_tlb_new(unsigned entries_log2)
 		return NULL;
 	}
 	t->mask = n - 1;
+	t->gen = 1;
 	return t;
 }
 
@@ -196,7 +201,7 @@ void kvmon_tlb_free(struct kvmon_tlb *t)
 void kvmon_tlb_flush(struct kvmon_tlb *t)
 {
 	if (t)
-		memset(t->e, 0, (t->mask + 1) * sizeof(t->e[0]));
+		t->gen++; /* 64 bits: never wraps in practice */
 }
 
 void kvmon_tlb_stats(const struct kvmon_tlb *t, uint64_t *hits,
@@ -244,6 +249,7 @@ static void tlb_insert(struct kvmon_tlb *t, uint64_t cr3, bool la57,
 	struct tlb_entry *s = tlb_slot(t, key, va >> shift);
 
 	s->key = key;
+	s->gen = t->gen;
 	s->vtag = va >> shift;
 	s->base = (x->gpa & ~(x->page_size - 1)) | (x->writable ? FL_W : 0) |
 		  (x->user ? FL_U : 0) | (x->nx ? FL_NX : 0);
@@ -264,7 +270,8 @@ int kvmon_x86_translate_cached(struct kvmon_tlb *t, const struct kvmon_physmem *
 		uint64_t key = tlb_key(cr3, la57, shifts[i]);
 		const struct tlb_entry *s = tlb_slot(t, key, va >> shifts[i]);
 
-		if (s->key == key && s->vtag == va >> shifts[i]) {
+		if (s->key == key && s->gen == t->gen &&
+		    s->vtag == va >> shifts[i]) {
 			t->hits++;
 			tlb_fill(s, va, shifts[i], out);
 			return 0;

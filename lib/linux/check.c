@@ -108,55 +108,44 @@ void kvmon_describe_addr(struct kvmon_kernel *k, const struct kvmon_module *mods
 	snprintf(out, size, "?");
 }
 
-/* Handlers are syscall entry points. kallsyms names the first alias at an
- * address: SYSCALL_DEFINE0 handlers show as __do_sys_NAME. */
-static bool plausible_handler(const struct kvmon_syscall *s)
-{
-	return s->offset == 0 &&
-	       (!strncmp(s->symbol, "__x64_sys_", 10) ||
-		!strncmp(s->symbol, "__do_sys_", 9) ||
-		!strncmp(s->symbol, "__ia32_sys_", 11) ||
-		!strcmp(s->symbol, "sys_ni_syscall"));
-}
-
 int kvmon_detect_syscalls(struct kvmon_kernel *k, const struct kvmon_baseline *b,
 			  struct kvmon_findings *f)
 {
-	struct kvmon_syscall *s = NULL;
 	struct kvmon_module *mods = NULL;
-	size_t n = 0, nmods = 0;
-
+	size_t nmods = 0;
 	bool named = false;
 
 	(void)b;
-	if (kvmon_kernel_syscalls(k, &s, &n) < 0)
+	/* Verdicts are memoised by entry value: a clean, unchanged table
+	 * costs one read and one pass over flags. */
+	if (kvmon_syscalls_refresh(k) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < k->sc.n; i++) {
+		const struct kvmon_syscall *s = &k->sc.res[i];
 		struct json_object *d;
 		char where[160];
 
-		if (s[i].in_core_text && plausible_handler(&s[i]))
+		if (k->sc.ok[i])
 			continue;
 		/* Modules only to name where a hooked entry points: walked
 		 * once, and only when something is wrong. */
 		if (!named && kvmon_kernel_modules(k, &mods, &nmods) < 0)
 			nmods = 0;
 		named = true;
-		kvmon_describe_addr(k, mods, nmods, s[i].handler, where, sizeof(where));
+		kvmon_describe_addr(k, mods, nmods, s->handler, where, sizeof(where));
 		d = json_object_new_object();
-		json_object_object_add(d, "nr", json_object_new_int((int)s[i].nr));
-		json_object_object_add(d, "handler", json_object_new_uint64(s[i].handler));
+		json_object_object_add(d, "nr", json_object_new_int((int)s->nr));
+		json_object_object_add(d, "handler", json_object_new_uint64(s->handler));
 		json_object_object_add(d, "target", json_object_new_string(where));
 		json_object_object_add(d, "in_core_text",
-				       json_object_new_boolean(s[i].in_core_text));
+				       json_object_new_boolean(s->in_core_text));
 		kvmon_finding_add(f, "syscall_table", KVMON_SEVERITY_CRITICAL, d,
-				  "sys_call_table[%u] points %s to %s", s[i].nr,
-				  s[i].in_core_text ? "into core text but not" :
-						      "outside core kernel text",
+				  "sys_call_table[%u] points %s to %s", s->nr,
+				  s->in_core_text ? "into core text but not" :
+						    "outside core kernel text",
 				  where);
 	}
 	free(mods);
-	free(s);
 	return 0;
 }
 

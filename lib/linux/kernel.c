@@ -167,6 +167,7 @@ void kvmon_kernel_close(struct kvmon_kernel *k)
 		return;
 	free(k->sc.raw);
 	free(k->sc.res);
+	free(k->sc.ok);
 	kvmon_btf_free(k->btf);
 	kvmon_kallsyms_free(k->syms);
 	kvmon_vmcoreinfo_free(k->vci);

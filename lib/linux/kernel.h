@@ -34,8 +34,13 @@ struct kvmon_kernel {
 		size_t n;             /* 0 = not sized yet */
 		uint64_t *raw;
 		struct kvmon_syscall *res;
+		bool *ok;             /* verdict of the syscall_table detector */
 	} sc;
 };
+
+/* Bring k->sc up to date with the live sys_call_table: one read, and only
+ * entries whose value changed are resolved and judged again. */
+int kvmon_syscalls_refresh(struct kvmon_kernel *k);
 
 /* Read a value of 1..8 bytes at va (little endian). */
 int kvmon_kread_u64(struct kvmon_kernel *k, uint64_t va, size_t size,

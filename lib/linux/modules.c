@@ -153,14 +153,26 @@ static int size_table(struct kvmon_kernel *k)
 		return kvmon_set_error(EPROTO, "sys_call_table is empty");
 	k->sc.raw = calloc(lo, sizeof(*k->sc.raw));
 	k->sc.res = calloc(lo, sizeof(*k->sc.res));
-	if (!k->sc.raw || !k->sc.res)
+	k->sc.ok = calloc(lo, sizeof(*k->sc.ok));
+	if (!k->sc.raw || !k->sc.res || !k->sc.ok)
 		return kvmon_set_error(ENOMEM, "out of memory");
 	k->sc.n = lo;
 	return 0;
 }
 
+/* Handlers are syscall entry points. kallsyms names the first alias at an
+ * address: SYSCALL_DEFINE0 handlers show as __do_sys_NAME. */
+static bool plausible_handler(const struct kvmon_syscall *s)
+{
+	return s->in_core_text && s->offset == 0 &&
+	       (!strncmp(s->symbol, "__x64_sys_", 10) ||
+		!strncmp(s->symbol, "__do_sys_", 9) ||
+		!strncmp(s->symbol, "__ia32_sys_", 11) ||
+		!strcmp(s->symbol, "sys_ni_syscall"));
+}
+
 static void resolve_entry(struct kvmon_kernel *k, unsigned nr, uint64_t handler,
-			  struct kvmon_syscall *s)
+			  struct kvmon_syscall *s, bool *ok)
 {
 	const char *name;
 
@@ -170,35 +182,44 @@ static void resolve_entry(struct kvmon_kernel *k, unsigned nr, uint64_t handler,
 	s->in_core_text = handler >= k->stext && handler < k->etext;
 	if (kvmon_kallsyms_resolve(k->syms, handler, &name, &s->offset) == 0)
 		snprintf(s->symbol, sizeof(s->symbol), "%s", name);
+	*ok = plausible_handler(s);
+}
+
+int kvmon_syscalls_refresh(struct kvmon_kernel *k)
+{
+	uint64_t now[MAX_SYSCALLS];
+
+	if (!k->sc.n && size_table(k) < 0)
+		return kvmon_error_prefix("syscalls");
+	/* One read of the whole table: one translation per page. */
+	if (kvmon_kernel_read(k, k->sc.table, now, k->sc.n * 8) < 0)
+		return kvmon_error_prefix("sys_call_table");
+	/* Symbols do not change, so an entry's verdict depends on its value
+	 * alone: resolve only entries whose value is new. */
+	for (size_t i = 0; i < k->sc.n; i++)
+		if (k->sc.raw[i] != now[i] || !k->sc.res[i].handler) {
+			resolve_entry(k, (unsigned)i, now[i], &k->sc.res[i],
+				      &k->sc.ok[i]);
+			k->sc.raw[i] = now[i];
+		}
+	return 0;
 }
 
 int kvmon_kernel_syscalls(struct kvmon_kernel *k, struct kvmon_syscall **calls,
 			  size_t *count)
 {
-	uint64_t now[MAX_SYSCALLS];
 	struct kvmon_syscall *out;
 
 	if (!k || !calls || !count)
 		return kvmon_set_error(EINVAL, "syscalls: bad arguments");
 	*calls = NULL;
 	*count = 0;
-	if (!k->sc.n && size_table(k) < 0)
-		return kvmon_error_prefix("syscalls");
-	/* One read of the whole table: one translation per page. */
-	if (kvmon_kernel_read(k, k->sc.table, now, k->sc.n * 8) < 0)
-		return kvmon_error_prefix("sys_call_table");
+	if (kvmon_syscalls_refresh(k) < 0)
+		return -1;
 	out = malloc(k->sc.n * sizeof(*out));
 	if (!out)
 		return kvmon_set_error(ENOMEM, "out of memory");
-	/* Symbols do not change, so an entry's verdict depends on its value
-	 * alone: resolve only entries whose value is new. */
-	for (size_t i = 0; i < k->sc.n; i++) {
-		if (k->sc.raw[i] != now[i] || !k->sc.res[i].handler) {
-			resolve_entry(k, (unsigned)i, now[i], &k->sc.res[i]);
-			k->sc.raw[i] = now[i];
-		}
-		out[i] = k->sc.res[i];
-	}
+	memcpy(out, k->sc.res, k->sc.n * sizeof(*out));
 	*calls = out;
 	*count = k->sc.n;
 	return 0;
