@@ -90,6 +90,10 @@ const char *cli_severity_name(int severity);
 /* "syscall_table,hidden_process" -> KVMON_DETECT_* mask. */
 int cli_parse_detectors(const char *list, unsigned *mask);
 
+/* "64M", "1GiB", "4096": bytes (K/M/G/T, optional "iB"/"B"), at most max;
+ * -1 for anything else. */
+int cli_parse_size(const char *s, uint64_t max, uint64_t *out);
+
 /* Report a failure: message on stderr, {"error":...} on stdout with --json. */
 int cli_fail(const struct cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -59,31 +59,7 @@ static void on_signal(int sig)
 
 static int parse_bytes(const char *s, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	if (!*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || v > (UINT64_MAX >> 24) >> shift)
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
+	return cli_parse_size(s, UINT64_MAX >> 24, out);
 }
 
 static void alert(struct cli *c, const char *vm, int sev, const char *msg,

@@ -52,35 +52,15 @@ struct limits {
 /* "64M", "1G", "123456", "max"; -1 for max. */
 static int parse_size(const char *s, int64_t *out)
 {
-	unsigned long long v;
-	char *end;
-	int shift = 0;
+	uint64_t v;
 
 	if (!strcmp(s, "max") || !strcmp(s, "unlimited")) {
 		*out = KVMON_CAGE_UNLIMITED;
 		return 0;
 	}
-	if (!*s || *s == '-' || *s == '+')
+	if (cli_parse_size(s, INT64_MAX, &v) < 0)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	switch (*end) {
-	case '\0': break;
-	case 'k': case 'K': shift = 10; end++; break;
-	case 'm': case 'M': shift = 20; end++; break;
-	case 'g': case 'G': shift = 30; end++; break;
-	case 't': case 'T': shift = 40; end++; break;
-	default: return -1;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end || v > (unsigned long long)(INT64_MAX >> shift))
-		return -1;
-	*out = (int64_t)(v << shift);
+	*out = (int64_t)v;
 	return 0;
 }
 
