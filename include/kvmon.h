@@ -725,6 +725,169 @@ KVMON_API int kvmon_fs_statfs(struct kvmon_fs *fs, uint64_t *bsize,
 			      uint64_t *blocks, uint64_t *bfree,
 			      uint64_t *files, uint64_t *ffree);
 
+/* ----------------------------------------------- changed-part-only view
+ * Which files changed since a baseline, from a persistent QEMU dirty
+ * bitmap (the baseline marker) and a block map of the file system taken
+ * at the same instant. See docs/disk.md.
+ */
+
+/* Options for a point-in-time view of a running VM's disk. */
+struct kvmon_disk_opts {
+	const char *node;     /* as kvmon_disk_open_vm(); NULL = first disk */
+	const char *workdir;  /* as kvmon_disk_open_vm() */
+	const char *track;    /* NULL, or: create a persistent dirty bitmap of
+				 this name on the disk node in the SAME QMP
+				 transaction as the snapshot (it records
+				 exactly the guest writes after this
+				 snapshot). EEXIST if it already exists. */
+	const char *since;    /* NULL, or: bitmap whose writes up to this
+				 snapshot kvmon_disk_dirty() exposes (a frozen
+				 copy made in the same transaction). ENOENT if
+				 it does not exist. */
+};
+KVMON_API struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
+						     const struct kvmon_disk_opts *o);
+/* Remove a dirty bitmap (baseline marker) from the VM's disk node
+ * (node NULL: the first disk). */
+KVMON_API int kvmon_disk_bitmap_remove(struct kvmon_vm *vm, const char *node,
+				       const char *name);
+/* Dirty byte ranges of this view since opts.since, sorted and merged; fn
+ * is called per range (non-zero return stops and is returned). -1/ENODATA
+ * if the view was not opened with since. Ranges may be coarsened (a
+ * superset) when the bitmap is very fragmented, never shrunk. */
+typedef int (*kvmon_disk_extent_fn)(void *opaque, uint64_t off, uint64_t len);
+KVMON_API int kvmon_disk_dirty(struct kvmon_disk *d, kvmon_disk_extent_fn fn,
+			       void *opaque);
+
+/* Baseline map of a file system at a snapshot: every inode's blocks
+ * (block -> owning inodes, incl. extent-tree index, indirect and xattr
+ * blocks), the inode-table locations, and the directory tree. */
+struct kvmon_fsmap;
+KVMON_API struct kvmon_fsmap *kvmon_fsmap_build(struct kvmon_fs *fs);
+/* Record which dirty bitmap on which disk node marks this baseline. */
+KVMON_API int kvmon_fsmap_set_marker(struct kvmon_fsmap *m, const char *node,
+				     const char *bitmap);
+/* The recorded node and bitmap ("" if none). */
+KVMON_API const char *kvmon_fsmap_node(const struct kvmon_fsmap *m);
+KVMON_API const char *kvmon_fsmap_bitmap(const struct kvmon_fsmap *m);
+/* Atomic (temporary file + fsync + rename). */
+KVMON_API int kvmon_fsmap_save(const struct kvmon_fsmap *m, const char *path);
+/* Hostile file: bounded and validated; EINVAL if malformed. */
+KVMON_API struct kvmon_fsmap *kvmon_fsmap_load(const char *path);
+KVMON_API void kvmon_fsmap_free(struct kvmon_fsmap *m);
+
+enum kvmon_change {
+	KVMON_CHANGE_SAME = 0,   /* proven unchanged: its inode, its blocks and
+				    its parent directory are all clean */
+	KVMON_CHANGE_MAYBE = 1,  /* inode or data touched: re-examine (re-stat;
+				    re-hash if why has KVMON_WHY_DATA) */
+	KVMON_CHANGE_ADDED = 2,  /* path not in the baseline */
+	KVMON_CHANGE_REMOVED = 3 /* path in the baseline, gone now */
+};
+#define KVMON_WHY_INODE 1u        /* its inode-table block is dirty */
+#define KVMON_WHY_DATA 2u         /* one of its data/extent/xattr blocks is dirty */
+#define KVMON_WHY_DIR 4u          /* its parent directory's entries changed */
+#define KVMON_WHY_UNATTRIBUTED 8u /* a dirty block could not be attributed;
+				     treated as changed, never ignored */
+/*
+ * Walk the current file system guided by the baseline map and the dirty
+ * ranges of d (opened with since = the bitmap made with the map): only
+ * dirty directories are read from disk (clean ones come from the map).
+ * fn is called once per path (absolute, "/etc/passwd") with its status;
+ * REMOVED paths carry the baseline inode. A rename is REMOVED old + ADDED
+ * new. Every path of the current tree is reported exactly once
+ * (SAME/MAYBE/ADDED), plus every removed one. fs must be on d.
+ */
+typedef int (*kvmon_change_fn)(void *opaque, const char *path, uint64_t ino,
+			       int change, unsigned why);
+KVMON_API int kvmon_fs_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
+			       const struct kvmon_fsmap *base,
+			       kvmon_change_fn fn, void *opaque);
+
+/* ===================================================================== fim
+ * Offloaded file-integrity checking (docs/fim.md): AIDE-like rules select
+ * paths of a guest file system and the attributes recorded for them; a scan
+ * hashes in parallel; the baseline database lives on the host, protected by
+ * HMAC-SHA-256 and written atomically.
+ */
+#define KVMON_FIM_TYPE   0x0001u  /* file type */
+#define KVMON_FIM_PERM   0x0002u  /* permission bits (07777) */
+#define KVMON_FIM_UID    0x0004u
+#define KVMON_FIM_GID    0x0008u
+#define KVMON_FIM_SIZE   0x0010u
+#define KVMON_FIM_MTIME  0x0020u
+#define KVMON_FIM_CTIME  0x0040u
+#define KVMON_FIM_INODE  0x0080u
+#define KVMON_FIM_LINKS  0x0100u  /* link count */
+#define KVMON_FIM_XATTRS 0x0200u  /* SHA-256 over all names and values */
+#define KVMON_FIM_SHA256 0x0400u  /* regular files' contents */
+#define KVMON_FIM_SHA512 0x0800u
+#define KVMON_FIM_LNAME  0x1000u  /* symlink target */
+#define KVMON_FIM_ALL    0x1fffu
+
+struct kvmon_fim_config;
+/* Parse a configuration (text, at most 1 MiB); errors name the line. */
+KVMON_API struct kvmon_fim_config *kvmon_fim_config_parse(const char *text,
+							  size_t len);
+KVMON_API struct kvmon_fim_config *kvmon_fim_config_load(const char *path);
+KVMON_API void kvmon_fim_config_free(struct kvmon_fim_config *c);
+/* Attributes recorded for path (0: not selected). *descend: walk below
+ * it (a directory not excluded by a negative rule). */
+KVMON_API unsigned kvmon_fim_config_match(const struct kvmon_fim_config *c,
+					  const char *path, bool *descend);
+/* "p+u+sha256" -> attribute bits (predefined groups allowed); -1 on error. */
+KVMON_API int kvmon_fim_attrs_parse(const char *expr, unsigned *attrs);
+
+struct kvmon_fim_db;
+struct kvmon_fim_scan_opts {
+	unsigned jobs;  /* hashing threads (0: number of online CPUs) */
+	/* Called now and then (from any thread, serialised). */
+	void (*progress)(void *opaque, uint64_t files, uint64_t bytes);
+	void *opaque;
+};
+/* Walk fs from / with the rules of c and record every selected path. */
+KVMON_API struct kvmon_fim_db *kvmon_fim_scan(struct kvmon_fs *fs,
+					      const struct kvmon_fim_config *c,
+					      const struct kvmon_fim_scan_opts *o);
+KVMON_API size_t kvmon_fim_db_count(const struct kvmon_fim_db *db);
+/* Free-form metadata carried by the database (name: [a-z0-9_-]{1,32},
+ * value: printable, at most 1 KiB). get returns NULL if absent. */
+KVMON_API int kvmon_fim_db_set_meta(struct kvmon_fim_db *db, const char *name,
+				    const char *value);
+KVMON_API const char *kvmon_fim_db_get_meta(const struct kvmon_fim_db *db,
+					    const char *name);
+/* Save (temp file in the same directory + fsync + rename + fsync of the
+ * directory; mode 0600) with an HMAC-SHA-256 under key. */
+KVMON_API int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
+				const unsigned char *key, size_t keylen);
+/* Load; EBADMSG if the MAC does not verify (tampered or other key). */
+KVMON_API struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
+						 const unsigned char *key,
+						 size_t keylen);
+KVMON_API void kvmon_fim_db_free(struct kvmon_fim_db *db);
+#define KVMON_FIM_KEY_LEN 32
+/* Read the key file (exactly 32 bytes); if create and it does not exist,
+ * make one (mode 0600, RAND_bytes). */
+KVMON_API int kvmon_fim_key_load(const char *path, bool create,
+				 unsigned char key[KVMON_FIM_KEY_LEN]);
+
+enum kvmon_fim_kind {
+	KVMON_FIM_ADDED = 1,
+	KVMON_FIM_REMOVED = 2,
+	KVMON_FIM_CHANGED = 3
+};
+/* One finding: path, kind, the attributes that changed (CHANGED), and a
+ * JSON object text {"path":..,"change":..,"attrs":{"mode":{"old":..,
+ * "new":..},..}}. Non-zero return stops compare and is returned. */
+typedef int (*kvmon_fim_finding_fn)(void *opaque, const char *path, int kind,
+				    unsigned changed, const char *details);
+/* Findings of now against the baseline, in path order. Attributes are
+ * compared where both recorded them. Returns 0, or fn's return. */
+KVMON_API int kvmon_fim_compare(const struct kvmon_fim_db *base,
+				const struct kvmon_fim_db *now,
+				kvmon_fim_finding_fn fn, void *opaque);
+/* ================================================================= end fim */
+
 /* ================================================================ cages
  * Performance isolation (issue 6): a VM's QEMU and its offloaded IDS as
  * one resource unit in cgroups (v1, v2 and hybrid hosts), and the balloon
