@@ -130,7 +130,8 @@ KVMON_API int kvmon_vm_config_set(struct kvmon_vm_config *cfg, const char *key,
 /* Numeric options: "memory-mb", "cpus", "http-port" (host port forwarded
  * to guest port 80; 0 = pick a free one, -1 = none), "control" (1 = add the
  * test-control virtio-serial port), "disk-overlay" (1 = guest writes go to a
- * per-run overlay, the given disk is never written). */
+ * per-run overlay, the given disk is never written), "balloon" (0 = no
+ * virtio-balloon device; default 1). */
 KVMON_API int kvmon_vm_config_set_int(struct kvmon_vm_config *cfg, const char *key,
 			    long long value);
 
@@ -842,6 +843,11 @@ KVMON_API struct kvmon_cage *kvmon_cage_create(struct kvmon_cgsys *sys,
 /* Open an existing cage (ENOENT if it is missing in any hierarchy). */
 KVMON_API struct kvmon_cage *kvmon_cage_open(struct kvmon_cgsys *sys,
 					     const char *name);
+/* An existing cgroup kvmon did not create (systemd, libvirt), as a path in
+ * the hierarchy ("/machine.slice/x.scope") or a directory under a cgroup
+ * mount; for stats and limits only: kvmon_cage_remove refuses it (EPERM). */
+KVMON_API struct kvmon_cage *kvmon_cage_open_cgroup(struct kvmon_cgsys *sys,
+						    const char *path);
 KVMON_API void kvmon_cage_close(struct kvmon_cage *cage);
 KVMON_API const char *kvmon_cage_name(const struct kvmon_cage *cage);
 /* Directory holding the given resource ("cpu", "cpuacct", "memory"). */
@@ -903,6 +909,18 @@ KVMON_API int kvmon_balloon_get(struct kvmon_vm *vm, uint64_t *actual);
  * requested again and -1/ETIMEDOUT returned; no balloon driver: ENODEV. */
 KVMON_API int kvmon_balloon_set(struct kvmon_vm *vm, uint64_t target,
 				int timeout_ms);
+/* Ask for target bytes and return at once (range-checked as for set); a
+ * newer request supersedes one the guest is still working on. */
+KVMON_API int kvmon_balloon_request(struct kvmon_vm *vm, uint64_t target);
+/* Guest size now: waits up to timeout_ms for a BALLOON_CHANGE event and
+ * returns 1 with the newest one's size, else 0 with query-balloon's
+ * (QEMU sends at most one such event a second). Keeps the QMP connection. */
+KVMON_API int kvmon_balloon_wait(struct kvmon_vm *vm, int timeout_ms,
+				 uint64_t *actual);
+/* Memory the VM has really given up toward a request: base minus the
+ * larger of target and actual size. The IDS may be given this much. */
+KVMON_API uint64_t kvmon_balloon_given(uint64_t base, uint64_t target,
+				       uint64_t actual);
 
 /* The performer's decision, a pure function (unit-tested). */
 struct kvmon_balloon_policy {

@@ -32,6 +32,7 @@ struct kvmon_vm_config {
 	char *rundir, *qemu, *kernel, *initrd, *append, *disk, *accel, *mem_dir;
 	long long memory_mb, cpus, http_port;
 	bool control, disk_overlay;
+	bool no_balloon; /* "balloon" 0: no virtio-balloon device */
 };
 
 struct kvmon_vm_config *kvmon_vm_config_new(const char *name)
@@ -122,6 +123,8 @@ int kvmon_vm_config_set_int(struct kvmon_vm_config *c, const char *key,
 		c->control = v != 0;
 	} else if (!strcmp(key, "disk-overlay")) {
 		c->disk_overlay = v != 0;
+	} else if (!strcmp(key, "balloon")) {
+		c->no_balloon = v == 0;
 	} else {
 		return kvmon_set_error(EINVAL, "config: unknown option '%s'",
 				       key);
@@ -290,8 +293,10 @@ static int build_argv(const struct kvmon_vm_config *c,
 		arg(a, "user,id=net0");
 	arg(a, "-device");
 	arg(a, "virtio-net-pci,netdev=net0,id=nic0");
-	arg(a, "-device");
-	arg(a, "virtio-balloon-pci,id=balloon0");
+	if (!c->no_balloon) {
+		arg(a, "-device");
+		arg(a, "virtio-balloon-pci,id=balloon0");
+	}
 	arg(a, "-device");
 	arg(a, "vmcoreinfo");
 	if (c->control) {

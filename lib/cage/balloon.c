@@ -6,13 +6,16 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "cage/cage_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MIB (1ull << 20)
+#define GRAIN 4096ull /* virtio-balloon page */
 #define BALLOON_MIN (32 * MIB) /* below this a Linux guest is unusable */
 
 /* QMP error for a VM without balloon: a clear ENODEV instead. */
@@ -78,18 +81,95 @@ static int request(struct kvmon_vm *vm, uint64_t target)
 	return rc < 0 ? no_balloon() : 0;
 }
 
-int kvmon_balloon_set(struct kvmon_vm *vm, uint64_t target, int timeout_ms)
+/* Refuse what no guest can honour before anything is sent. */
+static int check_range(struct kvmon_vm *vm, uint64_t target)
 {
-	uint64_t ram = 0, before = 0, actual = 0;
-	int64_t deadline;
+	uint64_t ram = 0;
 
-	if (kvmon_balloon_get(vm, &before) < 0 || ram_size(vm, &ram) < 0)
-		return kvmon_error_prefix("balloon");
+	if (ram_size(vm, &ram) < 0)
+		return -1;
 	if (target < BALLOON_MIN || target > ram)
 		return kvmon_set_error(ERANGE, "balloon: target %" PRIu64 " bytes "
 				       "out of range %llu..%" PRIu64 " (VM RAM)",
 				       target, BALLOON_MIN, ram);
-	if (request(vm, target) < 0)
+	return 0;
+}
+
+int kvmon_balloon_request(struct kvmon_vm *vm, uint64_t target)
+{
+	uint64_t actual;
+
+	/* query-balloon first: a VM without a balloon fails with ENODEV. */
+	if (kvmon_balloon_get(vm, &actual) < 0 || check_range(vm, target) < 0 ||
+	    request(vm, target) < 0)
+		return kvmon_error_prefix("balloon");
+	return 0;
+}
+
+int kvmon_balloon_event_actual(const char *event_json, uint64_t *actual)
+{
+	struct json_object *ev, *name, *data, *a;
+	int rc = 0;
+
+	ev = event_json ? json_tokener_parse(event_json) : NULL;
+	if (json_object_object_get_ex(ev, "event", &name) &&
+	    json_object_is_type(name, json_type_string) &&
+	    !strcmp(json_object_get_string(name), "BALLOON_CHANGE") &&
+	    json_object_object_get_ex(ev, "data", &data) &&
+	    json_object_object_get_ex(data, "actual", &a) &&
+	    json_object_is_type(a, json_type_int) && json_object_get_int64(a) > 0) {
+		*actual = json_object_get_uint64(a);
+		rc = 1;
+	}
+	json_object_put(ev);
+	return rc;
+}
+
+int kvmon_balloon_wait(struct kvmon_vm *vm, int timeout_ms, uint64_t *actual)
+{
+	struct kvmon_qmp *q = qmp_of(vm);
+	int64_t deadline = kvmon_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	bool got = false;
+
+	if (!q)
+		return -1;
+	/* Bounded: the queue holds at most KVMON_QMP_MAX_EVENTS, and once an
+	 * event was seen only what is already queued is drained. */
+	for (int i = 0; i < 4 * KVMON_QMP_MAX_EVENTS; i++) {
+		char *text = NULL;
+		int rc = kvmon_qmp_next_event(q, got ? 0 : kvmon_ms_left(deadline),
+					      &text);
+
+		if (rc < 0)
+			return kvmon_error_prefix("balloon events");
+		if (rc == 0)
+			break;
+		if (kvmon_balloon_event_actual(text, actual) == 1)
+			got = true;
+		free(text);
+	}
+	if (got)
+		return 1;
+	/* No event (QEMU throttles BALLOON_CHANGE to one a second, or the
+	 * size did not change): ask. */
+	return kvmon_balloon_get(vm, actual) < 0 ? -1 : 0;
+}
+
+uint64_t kvmon_balloon_given(uint64_t base, uint64_t target, uint64_t actual)
+{
+	uint64_t held = target > actual ? target : actual;
+
+	return held < base ? base - held : 0;
+}
+
+int kvmon_balloon_set(struct kvmon_vm *vm, uint64_t target, int timeout_ms)
+{
+	uint64_t before = 0, actual = 0;
+	int64_t deadline;
+
+	if (kvmon_balloon_get(vm, &before) < 0)
+		return kvmon_error_prefix("balloon");
+	if (check_range(vm, target) < 0 || request(vm, target) < 0)
 		return kvmon_error_prefix("balloon");
 	deadline = kvmon_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
 	for (;;) {
@@ -127,9 +207,11 @@ int kvmon_balloon_plan(const struct kvmon_balloon_policy *p, uint64_t ids_usage,
 		moved = room;
 		out->at_floor = true;
 	}
-	/* Nearest whole MiB (never above room): stable targets without page
-	 * jitter, error at most 0.5 MiB. */
-	moved = moved + MIB / 2 > room ? room & ~(MIB - 1) : (moved + MIB / 2) & ~(MIB - 1);
+	/* Nearest page, the balloon's unit (never above room). Whole MiB
+	 * would cost up to 0.5 MiB, 3% of a 16 MiB IDS; jitter is the
+	 * hysteresis's job. */
+	moved = moved + GRAIN / 2 > room ? room & ~(GRAIN - 1)
+					 : (moved + GRAIN / 2) & ~(GRAIN - 1);
 	out->moved = moved;
 	out->target = p->base - moved;
 	diff = out->target > current_target ? out->target - current_target

@@ -14,5 +14,8 @@ int kvmon_cg_write(const char *dir, const char *file, const char *value);
 char *kvmon_cg_read(const char *dir, const char *file);
 /* "key N" line of a flat-keyed file; 0 if found. */
 int kvmon_cg_key(const char *text, const char *key, uint64_t *val);
+/* Guest size from a QMP BALLOON_CHANGE event's JSON text: 1 and *actual
+ * set if it is one, 0 if it is another event or malformed. */
+int kvmon_balloon_event_actual(const char *event_json, uint64_t *actual);
 
 #endif

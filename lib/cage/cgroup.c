@@ -55,7 +55,8 @@ struct kvmon_cgsys {
 
 struct kvmon_cage {
 	struct kvmon_cgsys *sys;
-	char name[40];
+	char name[256];
+	bool foreign;         /* an existing cgroup kvmon did not create */
 	size_t nd;
 	char d[4][PATH_MAX];  /* distinct cage directories */
 	bool d_v2[4];
@@ -320,15 +321,90 @@ const char *kvmon_cgsys_mode_name(int mode)
 	}
 }
 
+/* A cgroup given as a directory under one of the mounts
+ * (/sys/fs/cgroup/memory/machine.slice) becomes the path inside the
+ * hierarchy (/machine.slice); a hierarchy path is kept as it is. */
+static int cg_path(const struct kvmon_cgsys *sys, const char *path, char *out,
+		   size_t size)
+{
+	size_t best = 0;
+
+	if (!path || path[0] != '/' || strstr(path, "/../") ||
+	    (strlen(path) >= 3 && !strcmp(path + strlen(path) - 3, "/..")) ||
+	    strstr(path, "/./"))
+		return kvmon_set_error(EINVAL, "cgroup path must be absolute, "
+				       "without . or ..: %s", path ? path : "(null)");
+	for (size_t i = 0; i < sys->nh; i++) {
+		size_t ml = strlen(sys->h[i].mnt);
+
+		if (ml > best && !strncmp(path, sys->h[i].mnt, ml) &&
+		    (path[ml] == '/' || path[ml] == '\0'))
+			best = ml;
+	}
+	return kvmon_strlcpy(out, best && path[best] ? path + best : best ? "/" : path,
+			     size);
+}
+
+struct kvmon_cage *kvmon_cage_open_cgroup(struct kvmon_cgsys *sys,
+					  const char *path)
+{
+	struct kvmon_cage *c;
+	char cg[PATH_MAX];
+
+	if (!sys) {
+		kvmon_set_error(EINVAL, "no cgroup system");
+		return NULL;
+	}
+	if (cg_path(sys, path, cg, sizeof(cg)) < 0)
+		return NULL;
+	if (!(c = calloc(1, sizeof(*c)))) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	c->sys = sys;
+	c->foreign = true;
+	kvmon_strlcpy(c->name, cg, sizeof(c->name));
+	for (int r = 0; r < RES_N; r++) {
+		char dir[PATH_MAX];
+		struct stat st;
+		size_t i;
+
+		c->res_d[r] = -1;
+		/* Only hierarchies where that cgroup exists serve it. */
+		if (sys->res_h[r] < 0 ||
+		    hier_path(&sys->h[sys->res_h[r]], cg, dir, sizeof(dir)) < 0 ||
+		    stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		for (i = 0; i < c->nd && strcmp(c->d[i], dir); i++)
+			;
+		if (i == c->nd) {
+			kvmon_strlcpy(c->d[i], dir, sizeof(c->d[i]));
+			c->d_v2[i] = sys->res_h[r] == sys->v2_h;
+			c->nd++;
+		}
+		c->res_d[r] = (int)i;
+	}
+	if (c->res_d[RES_MEMORY] < 0 && c->res_d[RES_CPU] < 0) {
+		kvmon_set_error(ENOENT, "cgroup %s: not found in the cpu or memory "
+				"hierarchy", path);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
 int kvmon_cgsys_set_parent(struct kvmon_cgsys *sys, const char *path)
 {
-	char old[PATH_MAX];
+	char old[PATH_MAX], cg[PATH_MAX];
 
 	if (!path || path[0] != '/' || strstr(path, "/..") || strstr(path, "/./"))
 		return kvmon_set_error(EINVAL, "cgroup parent must be an absolute "
 				       "path without . or ..: %s", path ? path : "(null)");
+	/* Also a directory under a mount (/sys/fs/cgroup/.../machine.slice). */
+	if (cg_path(sys, path, cg, sizeof(cg)) < 0)
+		return -1;
 	memcpy(old, sys->parent, sizeof(old));
-	if (kvmon_strlcpy(sys->parent, path, sizeof(sys->parent)) < 0)
+	if (kvmon_strlcpy(sys->parent, cg, sizeof(sys->parent)) < 0)
 		return -1;
 	if (resolve(sys) < 0)
 		goto fail;
@@ -723,6 +799,9 @@ int kvmon_cage_add_pid(struct kvmon_cage *c, pid_t pid)
 
 int kvmon_cage_remove(struct kvmon_cage *c, unsigned flags)
 {
+	if (c->foreign)
+		return kvmon_set_error(EPERM, "%s is not a kvmon cage: kvmon never "
+				       "removes a cgroup it did not create", c->name);
 	for (size_t i = 0; i < c->nd; i++) {
 		pid_t *p = NULL;
 		size_t n = 0;

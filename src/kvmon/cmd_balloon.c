@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,40 +89,237 @@ struct follow {
 	long interval_ms, gap_ms, duration_s;
 };
 
+/* The performer's state. Requests never wait for the guest: `req` is the
+ * newest target, `actual` the guest's size as last reported (events or
+ * query-balloon), `settled` the last target the guest reached. */
+struct perf {
+	struct cli *c;
+	struct kvmon_vm *vm;
+	struct kvmon_cage *cage;
+	const struct follow *o;
+	const char *vmname;
+	struct kvmon_balloon_policy pol;
+	uint64_t req, actual, settled;
+	uint64_t best_dist;   /* closest the guest came to req */
+	double progress_at;   /* when it last came closer (or req was sent) */
+	double last_change, backoff_until, t0;
+	int64_t limit;        /* IDS limit written, -1 none yet */
+	int tmo_ms;
+};
+
+static uint64_t dist(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static void alertf(struct perf *p, int sev, const char *msg, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void alertf(struct perf *p, int sev, const char *msg, const char *fmt, ...)
+{
+	char details[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(details, sizeof(details), fmt, ap);
+	va_end(ap);
+	alert(p->c, p->vmname, sev, msg, details);
+}
+
+/* IDS limit = --ids-limit + what the VM has really given for the target
+ * `req` (kvmon_balloon_given): the sum of both sides never grows. */
+static int set_limit(struct perf *p, uint64_t req)
+{
+	int64_t want;
+
+	if (!p->o->ids_limit)
+		return 0;
+	want = (int64_t)(p->o->ids_limit +
+			 kvmon_balloon_given(p->pol.base, req, p->actual));
+	if (want == p->limit)
+		return 0;
+	if (kvmon_cage_set_memory(p->cage, want, KVMON_CAGE_KEEP) < 0)
+		return -1;
+	p->limit = want;
+	return 0;
+}
+
+static void report_request(struct perf *p, uint64_t usage)
+{
+	double t = now_s() - p->t0;
+	uint64_t moved = p->pol.base - p->req;
+
+	if (p->c->json) {
+		struct json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "t", json_object_new_double(t));
+		json_object_object_add(j, "ids_usage", json_object_new_uint64(usage));
+		json_object_object_add(j, "moved", json_object_new_uint64(moved));
+		json_object_object_add(j, "target", json_object_new_uint64(p->req));
+		json_object_object_add(j, "actual", json_object_new_uint64(p->actual));
+		cli_emit(j);
+	} else {
+		printf("%.1f s: IDS %.1f MiB -> VM %.1f MiB (moved %.1f MiB, guest at "
+		       "%.1f MiB)\n", t, usage / (double)MIB, p->req / (double)MIB,
+		       moved / (double)MIB, p->actual / (double)MIB);
+		fflush(stdout);
+	}
+}
+
+/* Send a new target at once, superseding a pending one. The IDS limit is
+ * lowered first when the VM is to get memory back. -1 only for errors
+ * that end the performer (no balloon device). */
+static int issue(struct perf *p, uint64_t target)
+{
+	if (set_limit(p, target) < 0) {
+		alertf(p, KVMON_SEVERITY_INFO, "IDS limit cannot be lowered yet",
+		       "{\"target\":%" PRIu64 ",\"errno\":%d}", target,
+		       kvmon_get_errno());
+		return 0;
+	}
+	if (kvmon_balloon_request(p->vm, target) < 0) {
+		int e = kvmon_get_errno();
+
+		alertf(p, KVMON_SEVERITY_WARNING, "balloon request refused",
+		       "{\"target\":%" PRIu64 ",\"errno\":%d}", target, e);
+		set_limit(p, p->req); /* back to what still holds */
+		return e == ENODEV || e == EPIPE ? -1 : 0;
+	}
+	/* The timeout clock restarts only if the guest had reached the old
+	 * target: a stream of superseding targets must not hide a guest that
+	 * does not move at all. */
+	if (dist(p->actual, p->req) <= MIB)
+		p->progress_at = now_s();
+	p->req = target;
+	p->best_dist = dist(p->actual, target);
+	p->last_change = now_s();
+	return 0;
+}
+
+/* A new guest size: progress, confirmation, IDS limit, timeout. */
+static int observe(struct perf *p)
+{
+	uint64_t d = dist(p->actual, p->req);
+	double now = now_s();
+
+	if (d < p->best_dist) {
+		p->best_dist = d;
+		p->progress_at = now;
+	}
+	if (d <= MIB)
+		p->settled = p->req;
+	if (set_limit(p, p->req) < 0)
+		alertf(p, KVMON_SEVERITY_WARNING, "could not set the IDS limit",
+		       "{\"errno\":%d}", kvmon_get_errno());
+	if (d <= MIB || (now - p->progress_at) * 1000 < p->tmo_ms)
+		return 0;
+	/* No progress for --timeout: the guest does not follow. Ask for the
+	 * last size it reached again and hold off for another timeout. */
+	alertf(p, KVMON_SEVERITY_WARNING, "guest did not follow the balloon target",
+	       "{\"target\":%" PRIu64 ",\"actual\":%" PRIu64 ",\"restored\":%" PRIu64
+	       ",\"timeout_ms\":%d}", p->req, p->actual, p->settled, p->tmo_ms);
+	p->backoff_until = now + p->tmo_ms / 1000.0;
+	return issue(p, p->settled);
+}
+
+/* Until the next tick: take every size report (events or a poll). */
+static int wait_tick(struct perf *p, double tick_end)
+{
+	for (int i = 0; i < 64; i++) {
+		double left = tick_end - now_s();
+		int rc = kvmon_balloon_wait(p->vm, left > 0 ? (int)(left * 1000) : 0,
+					    &p->actual);
+
+		if (rc < 0)
+			return -1;
+		if (observe(p) < 0)
+			return -1;
+		if (rc == 0 || tick_end - now_s() <= 0)
+			break;
+	}
+	return 0;
+}
+
+static int step(struct perf *p, FILE *csv, bool *floored)
+{
+	struct kvmon_cage_stats st;
+	struct kvmon_balloon_step s;
+	uint64_t usage;
+	double now;
+
+	if (kvmon_cage_stats(p->cage, &st) < 0)
+		return cli_lib_fail(p->c, "IDS stats");
+	/* What the IDS caused: its anon memory and page cache; guest RAM in
+	 * shared memory (shmem) is not the IDS's. */
+	usage = st.mem_anon + st.mem_file;
+	if (kvmon_balloon_plan(&p->pol, usage, p->req, &s) < 0)
+		return cli_lib_fail(p->c, "policy");
+	if (s.at_floor && !*floored)
+		alertf(p, KVMON_SEVERITY_WARNING,
+		       "IDS needs more memory than the VM can give above its floor",
+		       "{\"ids_usage\":%" PRIu64 ",\"floor\":%" PRIu64 ",\"base\":%"
+		       PRIu64 ",\"moved\":%" PRIu64 "}", usage, p->pol.floor,
+		       p->pol.base, s.moved);
+	*floored = s.at_floor;
+	now = now_s();
+	if (s.change && (now - p->last_change) * 1000 >= p->o->gap_ms &&
+	    now >= p->backoff_until) {
+		uint64_t before = p->req;
+
+		if (issue(p, s.target) < 0)
+			return cli_lib_fail(p->c, "balloon");
+		if (p->req != before)
+			report_request(p, usage);
+	}
+	if (csv) {
+		fprintf(csv, "%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+			now_s() - p->t0, usage, p->pol.base - p->req, p->req, p->actual);
+		fflush(csv);
+	}
+	return EXIT_OK;
+}
+
 static int follow(struct cli *c, struct kvmon_vm *vm, const struct follow *o)
 {
-	struct kvmon_balloon_policy pol = { .hysteresis = o->hyst };
+	struct perf p = { .c = c, .vm = vm, .o = o, .limit = -1,
+			  .last_change = -1e9, .backoff_until = -1e9 };
 	struct kvmon_cgsys *sys = kvmon_cgsys_open(NULL, NULL);
-	struct kvmon_cage *cage = NULL;
-	uint64_t target, actual = 0;
-	double t0 = now_s(), last_change = -1e9;
 	bool floored = false;
-	int rc = EXIT_ERROR, tmo = c->timeout_s ? c->timeout_s * 1000 : 5000;
+	int rc = EXIT_ERROR;
 	FILE *csv = NULL;
-	char details[512];
-	const char *vmname = c->qmp ? c->qmp : c->name;
+	double tick;
 
+	p.vmname = c->qmp ? c->qmp : c->name;
+	p.tmo_ms = c->timeout_s ? c->timeout_s * 1000 : 5000;
+	p.pol.hysteresis = o->hyst;
 	if (!sys)
 		return cli_lib_fail(c, "cgroups");
 	if (o->parent && kvmon_cgsys_set_parent(sys, o->parent) < 0) {
 		rc = cli_lib_fail(c, "--parent");
 		goto out;
 	}
-	if (!(cage = kvmon_cage_open(sys, o->ids))) {
+	/* A cage name, or any existing cgroup given by its path. */
+	p.cage = strchr(o->ids, '/') ? kvmon_cage_open_cgroup(sys, o->ids)
+				     : kvmon_cage_open(sys, o->ids);
+	if (!p.cage) {
 		rc = cli_lib_fail(c, o->ids);
 		goto out;
 	}
-	if (kvmon_balloon_get(vm, &actual) < 0) {
+	if (kvmon_balloon_get(vm, &p.actual) < 0) {
 		rc = cli_lib_fail(c, "balloon");
 		goto out;
 	}
-	pol.base = o->base ? o->base : actual;
-	pol.floor = o->floor ? o->floor : pol.base / 2;
-	if (pol.floor > pol.base) {
+	p.pol.base = o->base ? o->base : p.actual;
+	p.pol.floor = o->floor ? o->floor : p.pol.base / 2;
+	if (p.pol.floor > p.pol.base) {
 		rc = cli_fail(c, "--floor is above the VM's base size");
 		goto out;
 	}
-	target = actual;
+	p.req = p.settled = p.actual;
+	if (set_limit(&p, p.req) < 0) {
+		rc = cli_lib_fail(c, "--ids-limit");
+		goto out;
+	}
 	if (o->csv && !(csv = fopen(o->csv, "we"))) {
 		rc = cli_fail(c, "%s: %s", o->csv, strerror(errno));
 		goto out;
@@ -130,103 +328,23 @@ static int follow(struct cli *c, struct kvmon_vm *vm, const struct follow *o)
 		fprintf(csv, "t_s,ids_usage,moved,target,actual\n");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	while (!stop && (o->duration_s <= 0 || now_s() - t0 < o->duration_s)) {
-		struct kvmon_cage_stats st;
-		struct kvmon_balloon_step step;
-		struct timespec ts = { o->interval_ms / 1000,
-				       (o->interval_ms % 1000) * 1000000L };
-		uint64_t usage;
-
-		if (kvmon_cage_stats(cage, &st) < 0) {
-			rc = cli_lib_fail(c, "IDS stats");
+	p.t0 = tick = now_s();
+	while (!stop && (o->duration_s <= 0 || now_s() - p.t0 < o->duration_s)) {
+		if ((rc = step(&p, csv, &floored)) != EXIT_OK)
+			goto out;
+		tick += o->interval_ms / 1000.0;
+		if (tick < now_s()) /* late (loaded host): no burst of catch-up */
+			tick = now_s();
+		if (wait_tick(&p, tick) < 0 && !stop) {
+			rc = cli_lib_fail(c, "balloon");
 			goto out;
 		}
-		/* What the IDS caused: its anon memory and page cache; guest
-		 * RAM in shared memory (shmem) is not the IDS's. */
-		usage = st.mem_anon + st.mem_file;
-		if (kvmon_balloon_plan(&pol, usage, target, &step) < 0) {
-			rc = cli_lib_fail(c, "policy");
-			goto out;
-		}
-		if (step.at_floor && !floored) {
-			snprintf(details, sizeof(details),
-				 "{\"ids_usage\":%" PRIu64 ",\"floor\":%" PRIu64
-				 ",\"base\":%" PRIu64 ",\"moved\":%" PRIu64 "}",
-				 usage, pol.floor, pol.base, step.moved);
-			alert(c, vmname, KVMON_SEVERITY_WARNING,
-			      "IDS needs more memory than the VM can give above its floor",
-			      details);
-		}
-		floored = step.at_floor;
-		if (step.change && (now_s() - last_change) * 1000 >= o->gap_ms) {
-			bool shrink = step.target < target;
-
-			/* Order so the sum never exceeds what it was: take from the
-			 * VM before raising the IDS limit, and lower the limit before
-			 * giving the VM memory back. */
-			if (!shrink && o->ids_limit &&
-			    kvmon_cage_set_memory(cage, (int64_t)(o->ids_limit + step.moved),
-						  KVMON_CAGE_KEEP) < 0) {
-				snprintf(details, sizeof(details), "{\"error\":\"%s\"}",
-					 kvmon_get_errno() == EBUSY ? "EBUSY" : "write");
-				alert(c, vmname, KVMON_SEVERITY_INFO,
-				      "IDS limit cannot be lowered yet", details);
-			} else if (kvmon_balloon_set(vm, step.target, tmo) < 0) {
-				int e = kvmon_get_errno();
-
-				snprintf(details, sizeof(details),
-					 "{\"target\":%" PRIu64 ",\"errno\":%d}",
-					 step.target, e);
-				alert(c, vmname, KVMON_SEVERITY_WARNING,
-				      "guest did not follow the balloon target", details);
-				if (e == ENODEV) {
-					rc = cli_lib_fail(c, "balloon");
-					goto out;
-				}
-				/* The old size was requested again; IDS limit restored
-				 * below if we had lowered it. */
-				if (!shrink && o->ids_limit)
-					kvmon_cage_set_memory(cage, (int64_t)(o->ids_limit +
-						pol.base - target), KVMON_CAGE_KEEP);
-			} else {
-				target = step.target;
-				last_change = now_s();
-				if (shrink && o->ids_limit &&
-				    kvmon_cage_set_memory(cage, (int64_t)(o->ids_limit +
-							  step.moved), KVMON_CAGE_KEEP) < 0)
-					alert(c, vmname, KVMON_SEVERITY_WARNING,
-					      "could not raise the IDS limit", "{}");
-				if (c->json) {
-					struct json_object *j = json_object_new_object();
-
-					json_object_object_add(j, "t", json_object_new_double(now_s() - t0));
-					json_object_object_add(j, "ids_usage", json_object_new_uint64(usage));
-					json_object_object_add(j, "moved", json_object_new_uint64(step.moved));
-					json_object_object_add(j, "target", json_object_new_uint64(target));
-					cli_emit(j);
-				} else {
-					printf("%.1f s: IDS %.1f MiB -> VM %.1f MiB (moved %.1f MiB)\n",
-					       now_s() - t0, usage / (double)MIB,
-					       target / (double)MIB, step.moved / (double)MIB);
-					fflush(stdout);
-				}
-			}
-		}
-		if (csv) {
-			if (kvmon_balloon_get(vm, &actual) < 0)
-				actual = 0;
-			fprintf(csv, "%.3f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
-				now_s() - t0, usage, pol.base - target, target, actual);
-			fflush(csv);
-		}
-		kvmon_vm_disconnect(vm); /* let other tools in between steps */
-		nanosleep(&ts, NULL);
 	}
 	rc = EXIT_OK;
 out:
 	if (csv)
 		fclose(csv);
-	kvmon_cage_close(cage);
+	kvmon_cage_close(p.cage);
 	kvmon_cgsys_close(sys);
 	return rc;
 }

@@ -66,6 +66,51 @@ static bool file_is(const char *dir, const char *file, const char *want)
 	return r;
 }
 
+/* An existing cgroup (systemd/libvirt's machine.slice scope) given as a
+ * hierarchy path or a directory under a mount, and --parent likewise. */
+static void test_foreign(struct kvmon_cgsys *sys)
+{
+	struct kvmon_cage *c;
+	struct kvmon_cage_stats st;
+	char d[512], p[600];
+
+	mk("hy/mem ory/machine.slice/vm1.scope");
+	snprintf(d, sizeof(d), "%s/hy/mem ory/machine.slice/vm1.scope", root);
+	snprintf(p, sizeof(p), "%s/memory.stat", d);
+	put(p, "total_cache 5242880\ntotal_rss 2097152\ntotal_shmem 1048576\n");
+	snprintf(p, sizeof(p), "%s/memory.usage_in_bytes", d);
+	put(p, "8388608\n");
+	snprintf(p, sizeof(p), "%s/memory.limit_in_bytes", d);
+	put(p, "9223372036854771712\n");
+	c = kvmon_cage_open_cgroup(sys, "/machine.slice/vm1.scope");
+	ok(c && !strcmp(kvmon_cage_dir(c, "memory"), d) && !kvmon_cage_dir(c, "cpu") &&
+		   kvmon_cage_stats(c, &st) == 0 && st.mem_anon == 2097152 &&
+		   st.mem_file == 4194304 && st.mem_max == -1,
+	   "existing cgroup by hierarchy path: memory only where it exists, stats");
+	ok(c && kvmon_cage_remove(c, 0) < 0 && kvmon_get_errno() == EPERM && is_dir(d),
+	   "a cgroup kvmon did not create is never removed (EPERM)");
+	kvmon_cage_close(c);
+	c = kvmon_cage_open_cgroup(sys, d);
+	ok(c && !strcmp(kvmon_cage_dir(c, "memory"), d),
+	   "same cgroup by its directory under the mount");
+	kvmon_cage_close(c);
+	ok(!kvmon_cage_open_cgroup(sys, "/machine.slice/nope.scope") &&
+		   kvmon_get_errno() == ENOENT &&
+		   !kvmon_cage_open_cgroup(sys, "/machine.slice/../x") &&
+		   kvmon_get_errno() == EINVAL &&
+		   !kvmon_cage_open_cgroup(sys, "machine.slice") &&
+		   kvmon_get_errno() == EINVAL,
+	   "missing cgroup ENOENT; relative or .. paths EINVAL");
+	snprintf(p, sizeof(p), "%s/hy/mem ory/machine.slice", root);
+	mk("hy/cpu,cpuacct/machine.slice");
+	ok(kvmon_cgsys_set_parent(sys, p) == 0 &&
+		   !strcmp(kvmon_cgsys_dir(sys, "memory"), p),
+	   "--parent as a directory under a mount: that cgroup in every hierarchy");
+	snprintf(p, sizeof(p), "%s/hy/cpu,cpuacct/machine.slice", root);
+	ok(!strcmp(kvmon_cgsys_dir(sys, "cpu"), p), "cpu beside it: %s",
+	   kvmon_cgsys_dir(sys, "cpu"));
+}
+
 /* Hybrid: cpu,cpuacct co-mounted, memory alone, name=systemd, empty v2. */
 static void test_hybrid(void)
 {
@@ -167,6 +212,7 @@ static void test_hybrid(void)
 	   "remove with a member: EBUSY, nothing removed");
 	put(p, "");
 	ok(kvmon_cage_remove(c, 0) == 0 && !is_dir(d), "empty cage removed");
+	test_foreign(sys);
 out:
 	kvmon_cgsys_close(sys);
 }
