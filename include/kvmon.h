@@ -671,6 +671,23 @@ struct kvmon_partition {
 KVMON_API int kvmon_disk_partitions(struct kvmon_disk *d,
 				    struct kvmon_partition *out, size_t max,
 				    size_t *count);
+/*
+ * Partitions (as above), then the LVM2 logical volumes of PVs on the whole
+ * disk or in any partition: scheme "lvm", index 0, name "vg/lv", type
+ * "linear" or the segment type that cannot be read ("striped", "thin",
+ * "raid1", "snapshot", ...), size the LV's, start its first extent's.
+ */
+KVMON_API int kvmon_disk_volumes(struct kvmon_disk *d,
+				 struct kvmon_partition *out, size_t max,
+				 size_t *count);
+/*
+ * One volume as a read-only disk of its own: name "vg/lv" (a linear LV,
+ * its segments mapped in order; ENOTSUP for other types) or a partition
+ * number "N". Reads go to d, which must stay open until this is closed
+ * with kvmon_disk_close(); kvmon_fs_open(view, 0, 0) opens its fs.
+ */
+KVMON_API struct kvmon_disk *kvmon_disk_open_volume(struct kvmon_disk *d,
+						    const char *name);
 
 /* ext2/3/4 file system, read through libext2fs (never written). */
 struct kvmon_fs;

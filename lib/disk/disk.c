@@ -252,6 +252,7 @@ int kvmon_disk_close(struct kvmon_disk *d)
 		close(d->fd);
 	if (d->fleece && kvmon_fleece_stop(d->fleece) < 0)
 		rc = -1;
+	free(d->segs);
 	free(d);
 	return rc;
 }
@@ -276,6 +277,8 @@ int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf, size_t len)
 		memcpy(p, d->mem + off, len);
 		return 0;
 	}
+	if (d->base)
+		return kvmon_volume_read(d, off, buf, len);
 	while (len) {
 		size_t n = len > NBD_CHUNK ? NBD_CHUNK : len;
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 
 struct kvmon_fleece;
+struct kvmon_vseg;
 
 /*
  * One read-only disk: an NBD connection (fleecing export of a running VM,
@@ -21,6 +22,9 @@ struct kvmon_disk {
 	const uint8_t *mem;     /* memory image (not owned), or NULL */
 	uint64_t size;
 	struct kvmon_fleece *fleece; /* export to tear down on close */
+	struct kvmon_disk *base;     /* volume view: reads map to base (volume.c) */
+	struct kvmon_vseg *segs;     /* sorted by lstart, contiguous from 0 */
+	size_t nsegs;
 	char desc[256];         /* for messages */
 };
 
@@ -34,6 +38,10 @@ int kvmon_fleece_stop(struct kvmon_fleece *f);
 
 /* Run a helper program quietly; stderr goes to the error message on failure. */
 int kvmon_disk_run(char *const argv[]);
+
+/* volume.c: read from a volume view (bounds already checked). */
+int kvmon_volume_read(struct kvmon_disk *d, uint64_t off, void *buf,
+		      size_t len);
 
 /* Memory-backed disk over buf (not copied; must outlive the disk). */
 struct kvmon_disk *kvmon_disk_open_mem(const void *buf, size_t len);

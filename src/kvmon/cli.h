@@ -149,10 +149,13 @@ enum { OPT_IMAGE = 0x380, OPT_FORMAT, OPT_PARTITION };
 	"  --image FILE     an image at rest (VM stopped) instead of a VM\n"   \
 	"  --format F       image format: qcow2 or raw (default: by magic)\n"  \
 	"  --partition N    partition N (default: the whole disk, or the\n"    \
-	"                   first partition with an ext2/3/4 file system)\n"
+	"                   first partition with an ext2/3/4 file system)\n"    \
+	"  --partition VG/LV  LVM2 logical volume (linear; see disk parts)\n"
 struct cli_disk {
 	const char *image, *format;
 	unsigned partition;
+	const char *volume;     /* --partition VG/LV */
+	struct kvmon_disk *vd;  /* its view */
 	struct kvmon_vm *vm;
 	struct kvmon_disk *d;
 	struct kvmon_fs *fs;

@@ -16,7 +16,7 @@ static const char disk_usage[] =
 	"Usage: kvmon disk parts|ls|stat|cat [OPTIONS] [PATH]\n"
 	"Read the VM's disk from the host, read-only: a point-in-time view\n"
 	"of a running VM (image fleecing over QMP, NBD), or an image at rest.\n"
-	"  parts            partition table (MBR, GPT)\n"
+	"  parts            partition table (MBR, GPT) and LVM2 volumes\n"
 	"  ls PATH          directory listing (or one file) in the guest fs\n"
 	"  stat PATH        inode attributes of PATH\n"
 	"  cat PATH         file contents to stdout\n"
@@ -41,6 +41,10 @@ int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg)
 		cd->format = arg;
 		return 1;
 	case OPT_PARTITION:
+		if (strchr(arg, '/')) {
+			cd->volume = arg;
+			return 1;
+		}
 		errno = 0;
 		v = strtoul(arg, &end, 10);
 		if (errno || *end || v < 1 || v > KVMON_MAX_PARTITIONS) {
@@ -76,6 +80,7 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 	cd->vm = NULL;
 	cd->d = NULL;
 	cd->fs = NULL;
+	cd->vd = NULL;
 	if (hold)
 		hold_signals();
 	if (cd->image) {
@@ -99,7 +104,15 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 			return -1;
 		}
 	}
-	if (fs) {
+	if (fs && cd->volume) {
+		cd->vd = kvmon_disk_open_volume(cd->d, cd->volume);
+		cd->fs = cd->vd ? kvmon_fs_open(cd->vd, 0, 0) : NULL;
+		if (!cd->fs) {
+			cli_lib_fail(c, cd->volume);
+			cli_close_disk(c, cd);
+			return -1;
+		}
+	} else if (fs) {
 		cd->fs = kvmon_fs_open_part(cd->d, cd->partition);
 		if (!cd->fs) {
 			cli_lib_fail(c, "file system");
@@ -115,6 +128,8 @@ int cli_close_disk(struct cli *c, struct cli_disk *cd)
 	int rc = 0;
 
 	kvmon_fs_close(cd->fs);
+	kvmon_disk_close(cd->vd);
+	cd->vd = NULL;
 	if (kvmon_disk_close(cd->d) < 0)
 		rc = cli_lib_fail(c, "closing the disk export");
 	kvmon_vm_close(cd->vm);
@@ -197,11 +212,11 @@ static int ls_entry(void *opaque, const char *name, uint64_t ino, unsigned type)
 
 static int do_parts(struct cli *c, struct cli_disk *cd)
 {
-	struct kvmon_partition p[KVMON_MAX_PARTITIONS];
+	static struct kvmon_partition p[2 * KVMON_MAX_PARTITIONS];
 	struct json_object *arr;
 	size_t n = 0;
 
-	if (kvmon_disk_partitions(cd->d, p, KVMON_MAX_PARTITIONS, &n) < 0)
+	if (kvmon_disk_volumes(cd->d, p, 2 * KVMON_MAX_PARTITIONS, &n) < 0)
 		return cli_lib_fail(c, "partition table");
 	if (c->json) {
 		struct json_object *o = json_object_new_object();
