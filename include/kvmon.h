@@ -822,6 +822,90 @@ KVMON_API int kvmon_fs_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 			       const struct kvmon_fsmap *base,
 			       kvmon_change_fn fn, void *opaque);
 
+/* ===================================================================== fim
+ * Offloaded file-integrity checking (docs/fim.md): AIDE-like rules select
+ * paths of a guest file system and the attributes recorded for them; a scan
+ * hashes in parallel; the baseline database lives on the host, protected by
+ * HMAC-SHA-256 and written atomically.
+ */
+#define KVMON_FIM_TYPE   0x0001u  /* file type */
+#define KVMON_FIM_PERM   0x0002u  /* permission bits (07777) */
+#define KVMON_FIM_UID    0x0004u
+#define KVMON_FIM_GID    0x0008u
+#define KVMON_FIM_SIZE   0x0010u
+#define KVMON_FIM_MTIME  0x0020u
+#define KVMON_FIM_CTIME  0x0040u
+#define KVMON_FIM_INODE  0x0080u
+#define KVMON_FIM_LINKS  0x0100u  /* link count */
+#define KVMON_FIM_XATTRS 0x0200u  /* SHA-256 over all names and values */
+#define KVMON_FIM_SHA256 0x0400u  /* regular files' contents */
+#define KVMON_FIM_SHA512 0x0800u
+#define KVMON_FIM_LNAME  0x1000u  /* symlink target */
+#define KVMON_FIM_ALL    0x1fffu
+
+struct kvmon_fim_config;
+/* Parse a configuration (text, at most 1 MiB); errors name the line. */
+KVMON_API struct kvmon_fim_config *kvmon_fim_config_parse(const char *text,
+							  size_t len);
+KVMON_API struct kvmon_fim_config *kvmon_fim_config_load(const char *path);
+KVMON_API void kvmon_fim_config_free(struct kvmon_fim_config *c);
+/* Attributes recorded for path (0: not selected). *descend: walk below
+ * it (a directory not excluded by a negative rule). */
+KVMON_API unsigned kvmon_fim_config_match(const struct kvmon_fim_config *c,
+					  const char *path, bool *descend);
+/* "p+u+sha256" -> attribute bits (predefined groups allowed); -1 on error. */
+KVMON_API int kvmon_fim_attrs_parse(const char *expr, unsigned *attrs);
+
+struct kvmon_fim_db;
+struct kvmon_fim_scan_opts {
+	unsigned jobs;  /* hashing threads (0: number of online CPUs) */
+	/* Called now and then (from any thread, serialised). */
+	void (*progress)(void *opaque, uint64_t files, uint64_t bytes);
+	void *opaque;
+};
+/* Walk fs from / with the rules of c and record every selected path. */
+KVMON_API struct kvmon_fim_db *kvmon_fim_scan(struct kvmon_fs *fs,
+					      const struct kvmon_fim_config *c,
+					      const struct kvmon_fim_scan_opts *o);
+KVMON_API size_t kvmon_fim_db_count(const struct kvmon_fim_db *db);
+/* Free-form metadata carried by the database (name: [a-z0-9_-]{1,32},
+ * value: printable, at most 1 KiB). get returns NULL if absent. */
+KVMON_API int kvmon_fim_db_set_meta(struct kvmon_fim_db *db, const char *name,
+				    const char *value);
+KVMON_API const char *kvmon_fim_db_get_meta(const struct kvmon_fim_db *db,
+					    const char *name);
+/* Save (temp file in the same directory + fsync + rename + fsync of the
+ * directory; mode 0600) with an HMAC-SHA-256 under key. */
+KVMON_API int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
+				const unsigned char *key, size_t keylen);
+/* Load; EBADMSG if the MAC does not verify (tampered or other key). */
+KVMON_API struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
+						 const unsigned char *key,
+						 size_t keylen);
+KVMON_API void kvmon_fim_db_free(struct kvmon_fim_db *db);
+#define KVMON_FIM_KEY_LEN 32
+/* Read the key file (exactly 32 bytes); if create and it does not exist,
+ * make one (mode 0600, RAND_bytes). */
+KVMON_API int kvmon_fim_key_load(const char *path, bool create,
+				 unsigned char key[KVMON_FIM_KEY_LEN]);
+
+enum kvmon_fim_kind {
+	KVMON_FIM_ADDED = 1,
+	KVMON_FIM_REMOVED = 2,
+	KVMON_FIM_CHANGED = 3
+};
+/* One finding: path, kind, the attributes that changed (CHANGED), and a
+ * JSON object text {"path":..,"change":..,"attrs":{"mode":{"old":..,
+ * "new":..},..}}. Non-zero return stops compare and is returned. */
+typedef int (*kvmon_fim_finding_fn)(void *opaque, const char *path, int kind,
+				    unsigned changed, const char *details);
+/* Findings of now against the baseline, in path order. Attributes are
+ * compared where both recorded them. Returns 0, or fn's return. */
+KVMON_API int kvmon_fim_compare(const struct kvmon_fim_db *base,
+				const struct kvmon_fim_db *now,
+				kvmon_fim_finding_fn fn, void *opaque);
+/* ================================================================= end fim */
+
 /* ================================================================ cages
  * Performance isolation (issue 6): a VM's QEMU and its offloaded IDS as
  * one resource unit in cgroups (v1, v2 and hybrid hosts), and the balloon

@@ -168,5 +168,7 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold);
 int cli_close_disk(struct cli *c, struct cli_disk *cd);
 int cmd_disk(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+/* file integrity (cmd_fim.c) */
+int cmd_fim(int argc, char **argv);
 
 #endif

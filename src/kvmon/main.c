@@ -23,6 +23,7 @@ static const char usage[] =
 	"  balloon  VM balloon; follow: move the IDS's memory from the VM to it\n"
 	"  disk     read the VM's disk from outside (parts, ls, stat, cat)\n"
 	"  mount    the guest's file system at a directory, read-only (FUSE)\n"
+	"  fim      file-integrity check of the guest's files (init, check, update)\n"
 	"  mirror   copy the VM's network traffic: pcap, flow log, signature rules\n"
 	"  qmp      run a QMP/HMP command or follow QMP events\n"
 	"  guest    build or locate the bundled test guest\n\n"
@@ -45,6 +46,7 @@ int main(int argc, char **argv)
 		{ "cage", cmd_cage }, { "balloon", cmd_balloon },
 		{ "disk", cmd_disk }, { "mount", cmd_mount },
 		{ "mirror", cmd_mirror },
+		{ "fim", cmd_fim },
 	};
 
 	if (argc < 2) {

@@ -1,0 +1,737 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * fim baseline database: text lines, sorted by path, ending in an
+ * HMAC-SHA-256 of everything before it (docs/fim.md):
+ *   kvmon-fim 1
+ *   meta NAME VALUE
+ *   e PATH ATTRS MODE UID GID NLINK SIZE INO MTIME MNS CTIME CNS XATTRS
+ *     SHA256 SHA512 LNAME HASHERR                     (one line)
+ *   mac HEX
+ * Strings are %XX-escaped (no spaces, controls, '%', '-' or bytes >= 0x7f
+ * appear raw), absent values are "-". The MAC is checked before parsing,
+ * and the parser is bounded and validating anyway (fuzzed).
+ */
+#define _GNU_SOURCE
+#include "fim/fim_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DB_MAGIC "kvmon-fim 1\n"
+#define DB_MAX_SIZE ((size_t)2 << 30)
+#define DB_FIELDS 18
+
+struct kvmon_fim_db *fim_db_new(void)
+{
+	struct kvmon_fim_db *db = calloc(1, sizeof(*db));
+
+	if (!db)
+		kvmon_set_error(ENOMEM, "out of memory");
+	return db;
+}
+
+int fim_db_add(struct kvmon_fim_db *db, const struct fim_entry *e)
+{
+	if (db->n >= FIM_MAX_ENTRIES) {
+		free(e->path);
+		free(e->lname);
+		return kvmon_set_error(E2BIG, "more than %u paths", FIM_MAX_ENTRIES);
+	}
+	if (db->n == db->cap) {
+		size_t cap = db->cap ? db->cap * 2 : 1024;
+		struct fim_entry *ne = realloc(db->e, cap * sizeof(*ne));
+
+		if (!ne) {
+			free(e->path);
+			free(e->lname);
+			return kvmon_set_error(ENOMEM, "out of memory");
+		}
+		db->e = ne;
+		db->cap = cap;
+	}
+	db->e[db->n++] = *e;
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct fim_entry *)a)->path,
+		      ((const struct fim_entry *)b)->path);
+}
+
+void fim_db_sort(struct kvmon_fim_db *db)
+{
+	size_t i, o = 0;
+
+	if (!db->n)
+		return;
+	qsort(db->e, db->n, sizeof(*db->e), entry_cmp);
+	/* A hostile directory can hold one name twice: keep the first. */
+	for (i = 0; i < db->n; i++) {
+		if (o && !strcmp(db->e[o - 1].path, db->e[i].path)) {
+			free(db->e[i].path);
+			free(db->e[i].lname);
+			continue;
+		}
+		db->e[o++] = db->e[i];
+	}
+	db->n = o;
+}
+
+size_t kvmon_fim_db_count(const struct kvmon_fim_db *db)
+{
+	return db ? db->n : 0;
+}
+
+void kvmon_fim_db_free(struct kvmon_fim_db *db)
+{
+	size_t i;
+
+	if (!db)
+		return;
+	for (i = 0; i < db->n; i++) {
+		free(db->e[i].path);
+		free(db->e[i].lname);
+	}
+	for (i = 0; i < db->nmeta; i++)
+		free(db->meta[i].value);
+	free(db->e);
+	free(db);
+}
+
+static bool valid_meta_name(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > 32)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+static bool valid_meta_value(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n > FIM_MAX_META_VALUE)
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
+int kvmon_fim_db_set_meta(struct kvmon_fim_db *db, const char *name,
+			  const char *value)
+{
+	char *v;
+	size_t i;
+
+	if (!db || !name || !value || !valid_meta_name(name) ||
+	    !valid_meta_value(value))
+		return kvmon_set_error(EINVAL, "bad metadata name or value");
+	v = kvmon_strdup(value);
+	if (!v)
+		return -1;
+	for (i = 0; i < db->nmeta; i++)
+		if (!strcmp(db->meta[i].name, name)) {
+			free(db->meta[i].value);
+			db->meta[i].value = v;
+			return 0;
+		}
+	if (db->nmeta >= FIM_MAX_META) {
+		free(v);
+		return kvmon_set_error(E2BIG, "more than %d metadata items",
+				       FIM_MAX_META);
+	}
+	memcpy(db->meta[db->nmeta].name, name, strlen(name) + 1);
+	db->meta[db->nmeta++].value = v;
+	return 0;
+}
+
+const char *kvmon_fim_db_get_meta(const struct kvmon_fim_db *db,
+				  const char *name)
+{
+	size_t i;
+
+	for (i = 0; db && name && i < db->nmeta; i++)
+		if (!strcmp(db->meta[i].name, name))
+			return db->meta[i].value;
+	return NULL;
+}
+
+/* ------------------------------------------------------------ writing */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void buf_grow(struct buf *b, size_t need)
+{
+	size_t cap;
+	char *np;
+
+	if (b->oom || b->len + need <= b->cap)
+		return;
+	cap = b->cap ? b->cap : 65536;
+	while (cap < b->len + need)
+		cap *= 2;
+	np = realloc(b->p, cap);
+	if (!np) {
+		b->oom = true;
+		return;
+	}
+	b->p = np;
+	b->cap = cap;
+}
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	buf_grow(b, n + 1);
+	if (b->oom)
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+static void buf_printf(struct buf *b, const char *fmt, ...) KVMON_PRINTF(2, 3);
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_add(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static bool needs_escape(unsigned char c)
+{
+	return c <= 0x20 || c >= 0x7f || c == '%' || c == '-';
+}
+
+static void buf_str(struct buf *b, const char *s)
+{
+	static const char hx[] = "0123456789ABCDEF";
+
+	if (!s) {
+		buf_add(b, "-", 1);
+		return;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (needs_escape(c)) {
+			char e[3] = { '%', hx[c >> 4], hx[c & 15] };
+
+			buf_add(b, e, 3);
+		} else {
+			buf_add(b, s, 1);
+		}
+	}
+}
+
+static void buf_hex(struct buf *b, const unsigned char *d, size_t n, bool have)
+{
+	static const char hx[] = "0123456789abcdef";
+	size_t i;
+
+	if (!have) {
+		buf_add(b, "-", 1);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		char e[2] = { hx[d[i] >> 4], hx[d[i] & 15] };
+
+		buf_add(b, e, 2);
+	}
+}
+
+static void format_entry(struct buf *b, const struct fim_entry *e)
+{
+	bool hashed = !e->hash_err;
+
+	buf_add(b, "e ", 2);
+	buf_str(b, e->path);
+	buf_printf(b, " %x %o %u %u %u %llu %llu %lld %u %lld %u ", e->attrs,
+		   e->mode, e->uid, e->gid, e->nlink, (unsigned long long)e->size,
+		   (unsigned long long)e->ino, (long long)e->mtime, e->mtime_ns,
+		   (long long)e->ctime, e->ctime_ns);
+	buf_hex(b, e->xattrs, 32, e->attrs & KVMON_FIM_XATTRS);
+	buf_add(b, " ", 1);
+	buf_hex(b, e->sha256, 32, hashed && (e->attrs & KVMON_FIM_SHA256));
+	buf_add(b, " ", 1);
+	buf_hex(b, e->sha512, 64, hashed && (e->attrs & KVMON_FIM_SHA512));
+	buf_add(b, " ", 1);
+	buf_str(b, e->lname);
+	buf_printf(b, " %d\n", e->hash_err);
+}
+
+static int mac(const unsigned char *key, size_t keylen, const char *data,
+	       size_t len, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	if (!HMAC(EVP_sha256(), key, (int)keylen, (const unsigned char *)data,
+		  len, out, &n) || n != 32)
+		return kvmon_set_error(EIO, "HMAC-SHA-256 failed");
+	return 0;
+}
+
+char *fim_db_format(const struct kvmon_fim_db *db, const unsigned char *key,
+		    size_t keylen, size_t *len)
+{
+	struct buf b = { 0 };
+	unsigned char m[32];
+	size_t i;
+
+	buf_add(&b, DB_MAGIC, strlen(DB_MAGIC));
+	for (i = 0; i < db->nmeta; i++) {
+		buf_printf(&b, "meta %s ", db->meta[i].name);
+		buf_str(&b, db->meta[i].value);
+		buf_add(&b, "\n", 1);
+	}
+	for (i = 0; i < db->n; i++)
+		format_entry(&b, &db->e[i]);
+	if (key && !b.oom) {
+		if (mac(key, keylen, b.p, b.len, m) < 0) {
+			free(b.p);
+			return NULL;
+		}
+		buf_add(&b, "mac ", 4);
+		buf_hex(&b, m, 32, true);
+		buf_add(&b, "\n", 1);
+	}
+	if (b.oom) {
+		free(b.p);
+		kvmon_set_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	b.p[b.len] = '\0';
+	*len = b.len;
+	return b.p;
+}
+
+static int fsync_dir_of(const char *path)
+{
+	char *copy = kvmon_strdup(path);
+	int fd, rc = 0;
+
+	if (!copy)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0)
+		rc = kvmon_set_error(errno, "sync directory of %s: %s", path,
+				     strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return rc;
+}
+
+int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
+		      const unsigned char *key, size_t keylen)
+{
+	size_t len;
+	char *text;
+	int rc;
+
+	if (!db || !path || !key || !keylen)
+		return kvmon_set_error(EINVAL, "database, path and key needed");
+	text = fim_db_format(db, key, keylen, &len);
+	if (!text)
+		return -1;
+	/* temp in the same directory + fsync + rename, then the directory:
+	 * a crash leaves the old database or the new one, never a mix. */
+	rc = kvmon_write_file_atomic(path, text, len);
+	free(text);
+	if (rc == 0)
+		rc = fsync_dir_of(path);
+	return rc;
+}
+
+/* ------------------------------------------------------------ reading */
+
+static int unhex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "%2Fetc" -> "/etc"; NULL for "-" (absent) or bad text (errno EINVAL). */
+static int parse_str(const char *s, size_t max, char **out)
+{
+	size_t n = strlen(s), i, o = 0;
+	char *r;
+
+	*out = NULL;
+	if (!strcmp(s, "-"))
+		return 0;
+	if (n > max * 3)
+		return -1;
+	r = malloc(n + 1);
+	if (!r)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int h, l;
+
+			if (i + 2 >= n) {
+				free(r);
+				return -1;
+			}
+			h = unhex(s[i + 1]);
+			l = unhex(s[i + 2]);
+			if (h < 0 || l < 0 || (h == 0 && l == 0)) {
+				free(r);
+				return -1;
+			}
+			r[o++] = (char)(h << 4 | l);
+			i += 2;
+		} else if (needs_escape(c)) {
+			free(r);
+			return -1;
+		} else {
+			r[o++] = (char)c;
+		}
+	}
+	r[o] = '\0';
+	if (o == 0 || o > max) {
+		free(r);
+		return -1;
+	}
+	*out = r;
+	return 0;
+}
+
+static int parse_hex(const char *s, unsigned char *out, size_t n, bool *have)
+{
+	size_t i;
+
+	*have = false;
+	if (!strcmp(s, "-"))
+		return 0;
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (i = 0; i < n; i++) {
+		int h = unhex(s[2 * i]), l = unhex(s[2 * i + 1]);
+
+		if (h < 0 || l < 0)
+			return -1;
+		out[i] = (unsigned char)(h << 4 | l);
+	}
+	*have = true;
+	return 0;
+}
+
+static int parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, base);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+	long long v;
+	char *end;
+
+	if (!*s || *s == '+' || *s == ' ')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Split a line (NUL-terminated, modified) at single spaces. */
+static size_t split(char *line, char **f, size_t max)
+{
+	size_t n = 0;
+
+	while (n < max) {
+		f[n++] = line;
+		line = strchr(line, ' ');
+		if (!line)
+			return n;
+		*line++ = '\0';
+	}
+	return n + 1; /* too many */
+}
+
+static int parse_entry(char **f, struct fim_entry *e)
+{
+	uint64_t v[10];
+	bool have[3];
+	int64_t t[2];
+	int i;
+
+	memset(e, 0, sizeof(*e));
+	if (parse_u64(f[1], 16, KVMON_FIM_ALL, &v[0]) ||
+	    parse_u64(f[2], 8, 0xffffffffu, &v[1]) ||
+	    parse_u64(f[3], 10, 0xffffffffu, &v[2]) ||
+	    parse_u64(f[4], 10, 0xffffffffu, &v[3]) ||
+	    parse_u64(f[5], 10, 0xffffffffu, &v[4]) ||
+	    parse_u64(f[6], 10, UINT64_MAX, &v[5]) ||
+	    parse_u64(f[7], 10, UINT64_MAX, &v[6]) || parse_i64(f[8], &t[0]) ||
+	    parse_u64(f[9], 10, 999999999u, &v[7]) || parse_i64(f[10], &t[1]) ||
+	    parse_u64(f[11], 10, 999999999u, &v[8]) ||
+	    parse_hex(f[12], e->xattrs, 32, &have[0]) ||
+	    parse_hex(f[13], e->sha256, 32, &have[1]) ||
+	    parse_hex(f[14], e->sha512, 64, &have[2]) ||
+	    parse_u64(f[16], 10, 4095, &v[9]))
+		return -1;
+	e->attrs = (unsigned)v[0];
+	e->mode = (uint32_t)v[1];
+	e->uid = (uint32_t)v[2];
+	e->gid = (uint32_t)v[3];
+	e->nlink = (uint32_t)v[4];
+	e->size = v[5];
+	e->ino = v[6];
+	e->mtime = t[0];
+	e->mtime_ns = (uint32_t)v[7];
+	e->ctime = t[1];
+	e->ctime_ns = (uint32_t)v[8];
+	e->hash_err = (int)v[9];
+	if (have[0] != !!(e->attrs & KVMON_FIM_XATTRS))
+		return -1;
+	for (i = 1; i < 3; i++) {
+		unsigned bit = i == 1 ? KVMON_FIM_SHA256 : KVMON_FIM_SHA512;
+
+		if (have[i] && !(e->attrs & bit))
+			return -1;
+	}
+	if (parse_str(f[15], FIM_MAX_PATH, &e->lname) < 0)
+		return -1;
+	if (parse_str(f[0], FIM_MAX_PATH, &e->path) < 0 || !e->path ||
+	    e->path[0] != '/') {
+		free(e->lname);
+		free(e->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_line(struct kvmon_fim_db *db, char *line)
+{
+	char *f[DB_FIELDS + 1];
+	struct fim_entry e;
+	size_t n;
+
+	if (!strncmp(line, "meta ", 5)) {
+		char *val;
+		int rc;
+
+		n = split(line + 5, f, 2);
+		if (n != 2 || parse_str(f[1], FIM_MAX_META_VALUE, &val) < 0)
+			return -1;
+		rc = kvmon_fim_db_set_meta(db, f[0], val ? val : "");
+		free(val);
+		return rc;
+	}
+	if (strncmp(line, "e ", 2))
+		return -1;
+	n = split(line + 2, f, 17);
+	if (n != 17 || parse_entry(f, &e) < 0)
+		return -1;
+	if (db->n && strcmp(db->e[db->n - 1].path, e.path) >= 0) {
+		free(e.path);
+		free(e.lname);
+		return -1; /* must be strictly sorted: no duplicates */
+	}
+	return fim_db_add(db, &e);
+}
+
+struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
+				  const unsigned char *key, size_t keylen)
+{
+	const char *end = data + len, *p, *macline;
+	unsigned char want[32], got[32];
+	struct kvmon_fim_db *db;
+	char *line = NULL;
+	unsigned lineno = 1;
+	bool have;
+
+	if (len < strlen(DB_MAGIC) || memcmp(data, DB_MAGIC, strlen(DB_MAGIC))) {
+		kvmon_set_error(EBADMSG, "not a kvmon fim database");
+		return NULL;
+	}
+	/* The last line is "mac HEX\n" (exactly 69 bytes). */
+	if (len < strlen(DB_MAGIC) + 69 || end[-1] != '\n' ||
+	    memcmp(end - 69, "mac ", 4) ||
+	    (len > strlen(DB_MAGIC) + 69 && end[-70] != '\n')) {
+		kvmon_set_error(EBADMSG, "database truncated (no MAC line)");
+		return NULL;
+	}
+	macline = end - 69;
+	{
+		char hex[65];
+
+		memcpy(hex, macline + 4, 64);
+		hex[64] = '\0';
+		if (parse_hex(hex, want, 32, &have) < 0 || !have) {
+			kvmon_set_error(EBADMSG, "database: bad MAC line");
+			return NULL;
+		}
+	}
+	if (mac(key, keylen, data, (size_t)(macline - data), got) < 0)
+		return NULL;
+	if (CRYPTO_memcmp(want, got, 32)) {
+		kvmon_set_error(EBADMSG, "database MAC does not verify: tampered "
+					 "with, or made with another key");
+		return NULL;
+	}
+	db = fim_db_new();
+	if (!db)
+		return NULL;
+	line = malloc(FIM_MAX_PATH * 6 + 1024);
+	if (!line) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (p = data + strlen(DB_MAGIC); p < macline;) {
+		const char *nl = memchr(p, '\n', (size_t)(macline - p));
+		size_t n;
+
+		lineno++;
+		if (!nl || (n = (size_t)(nl - p)) >= FIM_MAX_PATH * 6 + 1024 ||
+		    memchr(p, '\0', n)) {
+			kvmon_set_error(EBADMSG, "database line %u: malformed", lineno);
+			goto fail;
+		}
+		memcpy(line, p, n);
+		line[n] = '\0';
+		if (parse_line(db, line) < 0) {
+			kvmon_set_error(EBADMSG, "database line %u: malformed", lineno);
+			goto fail;
+		}
+		p = nl + 1;
+	}
+	free(line);
+	return db;
+fail:
+	free(line);
+	kvmon_fim_db_free(db);
+	return NULL;
+}
+
+struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
+				       const unsigned char *key, size_t keylen)
+{
+	struct kvmon_fim_db *db = NULL;
+	struct stat st;
+	size_t used = 0;
+	char *data;
+	int fd;
+
+	if (!path || !key || !keylen) {
+		kvmon_set_error(EINVAL, "path and key needed");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		kvmon_set_error(errno, "open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > DB_MAX_SIZE) {
+		kvmon_set_error(EFBIG, "%s: not a regular file of at most 2 GiB", path);
+		close(fd);
+		return NULL;
+	}
+	data = malloc((size_t)st.st_size + 1);
+	if (!data) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	while (used < (size_t)st.st_size) {
+		ssize_t r = read(fd, data + used, (size_t)st.st_size - used);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		used += (size_t)r;
+	}
+	close(fd);
+	if (used == (size_t)st.st_size)
+		db = fim_db_parse(data, used, key, keylen);
+	else
+		kvmon_set_error(EIO, "%s: short read", path);
+	free(data);
+	if (!db)
+		kvmon_error_prefix("%s", path);
+	return db;
+}
+
+int kvmon_fim_key_load(const char *path, bool create,
+		       unsigned char key[KVMON_FIM_KEY_LEN])
+{
+	unsigned char extra;
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (RAND_bytes(key, KVMON_FIM_KEY_LEN) != 1)
+			return kvmon_set_error(EIO, "RAND_bytes failed");
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return kvmon_set_error(errno, "create key %s: %s", path,
+					       strerror(errno));
+		n = write(fd, key, KVMON_FIM_KEY_LEN);
+		if (n != KVMON_FIM_KEY_LEN || fsync(fd) < 0) {
+			close(fd);
+			unlink(path);
+			return kvmon_set_error(EIO, "write key %s", path);
+		}
+		close(fd);
+		return fsync_dir_of(path);
+	}
+	if (fd < 0)
+		return kvmon_set_error(errno, "key %s: %s", path, strerror(errno));
+	n = read(fd, key, KVMON_FIM_KEY_LEN);
+	if (n != KVMON_FIM_KEY_LEN || read(fd, &extra, 1) != 0) {
+		close(fd);
+		return kvmon_set_error(EINVAL, "key %s: must be exactly %d bytes",
+				       path, KVMON_FIM_KEY_LEN);
+	}
+	close(fd);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* File-integrity checker internals (docs/fim.md). */
+#ifndef KVMON_FIM_INTERNAL_H
+#define KVMON_FIM_INTERNAL_H
+
+#include "internal.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Bounds on hostile or user input. */
+#define FIM_MAX_PATH 4096          /* bytes of one path */
+#define FIM_MAX_DEPTH 256          /* directory nesting walked */
+#define FIM_MAX_ENTRIES 10000000u  /* paths in one database */
+#define FIM_MAX_META 16            /* metadata items */
+#define FIM_MAX_META_VALUE 1024
+
+/* What a scan recorded for one path (only the fields in attrs are valid). */
+struct fim_entry {
+	char *path;
+	char *lname;                /* symlink target (KVMON_FIM_LNAME) */
+	unsigned attrs;
+	uint32_t mode, uid, gid, nlink;
+	uint64_t size, ino;
+	int64_t mtime, ctime;
+	uint32_t mtime_ns, ctime_ns;
+	unsigned char xattrs[32];
+	unsigned char sha256[32];
+	unsigned char sha512[64];
+	int hash_err;               /* errno of a failed read, 0 if hashed */
+};
+
+struct fim_meta {
+	char name[33];
+	char *value;
+};
+
+struct kvmon_fim_db {
+	struct fim_entry *e;        /* sorted by path (strcmp) */
+	size_t n, cap;
+	struct fim_meta meta[FIM_MAX_META];
+	size_t nmeta;
+};
+
+struct kvmon_fim_db *fim_db_new(void);
+/* Append (takes ownership of path and lname; frees them on failure). */
+int fim_db_add(struct kvmon_fim_db *db, const struct fim_entry *e);
+void fim_db_sort(struct kvmon_fim_db *db);
+/* Parse a database image in memory (MAC checked first). */
+struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
+				  const unsigned char *key, size_t keylen);
+/* Serialise without/with the MAC line. */
+char *fim_db_format(const struct kvmon_fim_db *db, const unsigned char *key,
+		    size_t keylen, size_t *len);
+
+#endif

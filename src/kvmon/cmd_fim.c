@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * kvmon fim init|check|update: offloaded file-integrity checking of a VM's
+ * disk (a point-in-time fleecing view) or an image at rest, against a
+ * baseline database kept on the host (docs/fim.md).
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char fim_usage[] =
+	"Usage: kvmon fim init|check|update [OPTIONS]\n"
+	"File-integrity checking from outside the VM: the rules of --config\n"
+	"select guest paths and attributes; init records them in a baseline\n"
+	"database on the host (HMAC-SHA-256 under --key-file), check reports\n"
+	"what was added, removed or changed since, update reports and makes\n"
+	"the current state the baseline.\n"
+	"  init             scan and write the baseline (--force to replace one)\n"
+	"  check            scan and compare with the baseline\n"
+	"  update           compare, then write the current state as baseline\n"
+	"  --config FILE    rules (default: $KVMON_FIM_CONFIG, else the shipped\n"
+	"                   etc/fim.conf)\n"
+	"  --db FILE        baseline database (default:\n"
+	"                   $XDG_STATE_HOME/kvmon/fim/NAME.db, NAME = the VM's\n"
+	"                   name or the image's file name)\n"
+	"  --key-file FILE  32-byte HMAC key (default: key next to the default\n"
+	"                   database; init creates it, mode 0600, if absent)\n"
+	"  --jobs N         hashing threads (default: number of CPUs)\n"
+	"  --incremental    check/update only what the disk's dirty bitmap says\n"
+	"                   may have changed (running VM; falls back to a full\n"
+	"                   scan, saying so, when the baseline marker is gone)\n"
+	"  --alerts         one JSON alert per finding (kvmon watch format,\n"
+	"                   detector \"fim\") instead of the report\n"
+	"  --force          init: replace an existing database\n"
+	DISK_HELP
+	COMMON_HELP
+	"Exit: 0 no change, 1 something was added, removed or changed,\n"
+	"2 error (also: database tampered with, or wrong key).\n";
+
+enum { OPT_CONFIG = OPT_FIRST_LOCAL, OPT_DB, OPT_KEY, OPT_JOBS, OPT_INCR,
+       OPT_ALERTS, OPT_FORCE };
+
+enum fim_cmd { FIM_INIT, FIM_CHECK, FIM_UPDATE };
+
+struct fim_cli {
+	struct cli c;
+	struct cli_disk cd;
+	enum fim_cmd cmd;
+	const char *config, *db, *key;
+	char dbbuf[PATH_MAX], keybuf[PATH_MAX];
+	unsigned jobs;
+	bool incremental, alerts, force;
+	const char *vmname;
+	/* findings */
+	unsigned long added, removed, changed;
+	struct json_object *list;
+};
+
+/* ------------------------------------------------------------ options */
+
+static int mkdirs(const char *path)
+{
+	char tmp[PATH_MAX], *p;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
+		return -1;
+	for (p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int state_dir(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	int n;
+
+	if (xdg && *xdg)
+		n = snprintf(buf, size, "%s/kvmon/fim", xdg);
+	else if (home && *home)
+		n = snprintf(buf, size, "%s/.local/state/kvmon/fim", home);
+	else
+		return -1;
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Default database and key paths (created directory, mode 0700). */
+static int default_paths(struct fim_cli *f)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+
+	if (f->db && f->key)
+		return 0;
+	if (state_dir(dir, sizeof(dir)) < 0)
+		return cli_fail(&f->c, "no $XDG_STATE_HOME or $HOME: give --db and "
+			       "--key-file"), -1;
+	if (f->cd.image) {
+		snprintf(name, sizeof(name), "%s", f->cd.image);
+		snprintf(name, sizeof(name), "%s", basename(name));
+	} else {
+		snprintf(name, sizeof(name), "%s", f->c.qmp ? "qmp" : f->c.name);
+	}
+	if ((!f->db || (!f->key && f->cmd == FIM_INIT)) && mkdirs(dir) < 0)
+		return cli_fail(&f->c, "create %s: %s", dir, strerror(errno)), -1;
+	if (!f->db) {
+		if (snprintf(f->dbbuf, sizeof(f->dbbuf), "%s/%s.db", dir, name) >=
+		    (int)sizeof(f->dbbuf))
+			return cli_fail(&f->c, "database path too long"), -1;
+		f->db = f->dbbuf;
+	}
+	if (!f->key) {
+		if (snprintf(f->keybuf, sizeof(f->keybuf), "%s/key", dir) >=
+		    (int)sizeof(f->keybuf))
+			return cli_fail(&f->c, "key path too long"), -1;
+		f->key = f->keybuf;
+	}
+	return 0;
+}
+
+static const char *default_config(void)
+{
+	const char *env = getenv("KVMON_FIM_CONFIG");
+
+	return env && *env ? env : KVMON_SOURCE_DIR "/etc/fim.conf";
+}
+
+static int parse_args(struct fim_cli *f, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_LONG_OPTS,
+		DISK_LONG_OPTS,
+		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "db", required_argument, NULL, OPT_DB },
+		{ "key-file", required_argument, NULL, OPT_KEY },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
+		{ "incremental", no_argument, NULL, OPT_INCR },
+		{ "alerts", no_argument, NULL, OPT_ALERTS },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ 0 }
+	};
+	const char *sub;
+	char *end;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((rc = cli_common_opt(&f->c, opt, optarg)) < 0 ||
+		    (!rc && (rc = cli_disk_opt(&f->cd, &f->c, opt, optarg)) < 0))
+			return -1;
+		if (rc)
+			continue;
+		switch (opt) {
+		case OPT_HELP:
+			fputs(fim_usage, stdout);
+			return 1;
+		case OPT_CONFIG: f->config = optarg; break;
+		case OPT_DB: f->db = optarg; break;
+		case OPT_KEY: f->key = optarg; break;
+		case OPT_INCR: f->incremental = true; break;
+		case OPT_ALERTS: f->alerts = true; break;
+		case OPT_FORCE: f->force = true; break;
+		case OPT_JOBS:
+			errno = 0;
+			f->jobs = (unsigned)strtoul(optarg, &end, 10);
+			if (errno || *end || f->jobs < 1 || f->jobs > 64)
+				return cli_fail(&f->c, "--jobs takes 1..64"), -1;
+			break;
+		default:
+			cli_usage_error(&f->c, fim_usage);
+			return -1;
+		}
+	}
+	if (optind + 1 != argc) {
+		cli_usage_error(&f->c, fim_usage);
+		return -1;
+	}
+	sub = argv[optind];
+	if (!strcmp(sub, "init"))
+		f->cmd = FIM_INIT;
+	else if (!strcmp(sub, "check"))
+		f->cmd = FIM_CHECK;
+	else if (!strcmp(sub, "update"))
+		f->cmd = FIM_UPDATE;
+	else
+		return cli_usage_error(&f->c, fim_usage), -1;
+	if (f->incremental && f->cmd == FIM_INIT)
+		return cli_fail(&f->c, "--incremental is for check and update"), -1;
+	if (!f->config)
+		f->config = default_config();
+	f->vmname = f->cd.image ? f->cd.image : f->c.qmp ? f->c.qmp : f->c.name;
+	return default_paths(f) < 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ the disk */
+
+/* INT/TERM/HUP wait until the export is gone (no leftovers in QEMU). */
+static sigset_t saved_mask;
+
+static void hold_signals(void)
+{
+	sigset_t s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGHUP);
+	sigprocmask(SIG_BLOCK, &s, &saved_mask);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void close_disk(struct fim_cli *f, int *rc)
+{
+	kvmon_fs_close(f->cd.fs);
+	if (kvmon_disk_close(f->cd.d) < 0 && *rc != EXIT_ERROR)
+		*rc = cli_lib_fail(&f->c, "closing the disk export");
+	kvmon_vm_close(f->cd.vm);
+	f->cd.fs = NULL;
+	f->cd.d = NULL;
+	f->cd.vm = NULL;
+	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+}
+
+static int open_disk(struct fim_cli *f, const struct kvmon_disk_opts *o)
+{
+	hold_signals();
+	if (f->cd.image) {
+		if (f->c.qmp)
+			return cli_fail(&f->c, "--image reads a file: no --qmp"), -1;
+		f->cd.d = kvmon_disk_open_image(f->cd.image, f->cd.format);
+		if (!f->cd.d)
+			return cli_lib_fail(&f->c, f->cd.image), -1;
+	} else {
+		f->cd.vm = cli_open_vm(&f->c);
+		if (!f->cd.vm)
+			return -1;
+		f->cd.d = o ? kvmon_disk_open_vm_opts(f->cd.vm, o)
+			    : kvmon_disk_open_vm(f->cd.vm, NULL, NULL);
+		if (!f->cd.d)
+			return cli_lib_fail(&f->c, "disk export"), -1;
+	}
+	f->cd.fs = kvmon_fs_open_part(f->cd.d, f->cd.partition);
+	if (!f->cd.fs)
+		return cli_lib_fail(&f->c, "file system"), -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ findings */
+
+static void progress(void *opaque, uint64_t files, uint64_t bytes)
+{
+	(void)opaque;
+	if (bytes)
+		cli_progress("fim: %llu files hashed, %llu MiB",
+			     (unsigned long long)files,
+			     (unsigned long long)(bytes >> 20));
+	else
+		cli_progress("fim: %llu paths walked", (unsigned long long)files);
+}
+
+static const char *kind_name(int kind)
+{
+	return kind == KVMON_FIM_ADDED ? "added"
+	       : kind == KVMON_FIM_REMOVED ? "removed" : "changed";
+}
+
+/* "mode 0644 -> 0600, sha256" for people. */
+static void describe(struct json_object *attrs, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	json_object_object_foreach(attrs, name, val) {
+		struct json_object *o, *n;
+		const char *os = "", *ns = "";
+		int w;
+
+		if (json_object_object_get_ex(val, "old", &o) &&
+		    json_object_object_get_ex(val, "new", &n)) {
+			os = json_object_get_string(o);
+			ns = json_object_get_string(n);
+		}
+		if (!strncmp(name, "sha", 3) || !strcmp(name, "xattrs"))
+			w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+				     name);
+		else
+			w = snprintf(buf + used, size - used, "%s%s %s -> %s",
+				     used ? ", " : "", name, os, ns);
+		if (w < 0 || (size_t)w >= size - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static int on_finding(void *opaque, const char *path, int kind,
+		      unsigned changed, const char *details)
+{
+	struct fim_cli *f = opaque;
+	struct json_object *d = json_tokener_parse(details), *attrs = NULL;
+	char what[1024] = "";
+
+	(void)changed;
+	if (kind == KVMON_FIM_ADDED)
+		f->added++;
+	else if (kind == KVMON_FIM_REMOVED)
+		f->removed++;
+	else
+		f->changed++;
+	if (d && json_object_object_get_ex(d, "attrs", &attrs))
+		describe(attrs, what, sizeof(what));
+	if (f->alerts) {
+		struct kvmon_finding fd = { .detector = "fim",
+					    .severity = KVMON_SEVERITY_WARNING,
+					    .details = details };
+		char msg[1400];
+
+		snprintf(msg, sizeof(msg), "%s %s%s%s%s", kind_name(kind), path,
+			 *what ? " (" : "", what, *what ? ")" : "");
+		fd.message = msg;
+		cli_emit(cli_alert(f->vmname, &fd));
+	} else if (f->c.json) {
+		json_object_array_add(f->list, d);
+		d = NULL;
+	} else if (*what) {
+		printf("%-8s %s (%s)\n", kind_name(kind), path, what);
+	} else {
+		printf("%-8s %s\n", kind_name(kind), path);
+	}
+	json_object_put(d);
+	return 0;
+}
+
+static int report(struct fim_cli *f, const struct kvmon_fim_db *base,
+		  const struct kvmon_fim_db *now, const char *mode)
+{
+	unsigned long total;
+
+	f->list = json_object_new_array();
+	kvmon_fim_compare(base, now, on_finding, f);
+	total = f->added + f->removed + f->changed;
+	if (f->c.json && !f->alerts) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "db", json_object_new_string(f->db));
+		json_object_object_add(o, "mode", json_object_new_string(mode));
+		json_object_object_add(o, "paths",
+				       json_object_new_uint64(kvmon_fim_db_count(now)));
+		json_object_object_add(o, "added", json_object_new_uint64(f->added));
+		json_object_object_add(o, "removed", json_object_new_uint64(f->removed));
+		json_object_object_add(o, "changed", json_object_new_uint64(f->changed));
+		json_object_object_add(o, "findings", f->list);
+		f->list = NULL;
+		cli_emit(o);
+	} else if (!f->alerts) {
+		printf("%lu added, %lu removed, %lu changed (%zu paths, %s check)\n",
+		       f->added, f->removed, f->changed, kvmon_fim_db_count(now), mode);
+	}
+	json_object_put(f->list);
+	f->list = NULL;
+	return total ? EXIT_FINDINGS : EXIT_OK;
+}
+
+/* ------------------------------------------------------------ commands */
+
+static int load_key(struct fim_cli *f, unsigned char key[KVMON_FIM_KEY_LEN])
+{
+	if (kvmon_fim_key_load(f->key, f->cmd == FIM_INIT, key) < 0)
+		return cli_lib_fail(&f->c, "key"), -1;
+	return 0;
+}
+
+static struct kvmon_fim_db *scan(struct fim_cli *f,
+				 const struct kvmon_fim_config *cfg)
+{
+	struct kvmon_fim_scan_opts so = { .jobs = f->jobs, .progress = progress };
+	struct kvmon_fim_db *db = kvmon_fim_scan(f->cd.fs, cfg, &so);
+
+	cli_progress_done();
+	if (!db)
+		cli_lib_fail(&f->c, "scan");
+	return db;
+}
+
+static int run(struct fim_cli *f)
+{
+	unsigned char key[KVMON_FIM_KEY_LEN];
+	struct kvmon_fim_config *cfg = NULL;
+	struct kvmon_fim_db *base = NULL, *now = NULL;
+	int rc = EXIT_ERROR;
+
+	if (f->cmd == FIM_INIT && !f->force && access(f->db, F_OK) == 0)
+		return cli_fail(&f->c, "%s exists (--force replaces it)", f->db);
+	cfg = kvmon_fim_config_load(f->config);
+	if (!cfg)
+		return cli_lib_fail(&f->c, "configuration");
+	if (load_key(f, key) < 0)
+		goto out;
+	if (f->cmd != FIM_INIT) {
+		base = kvmon_fim_db_load(f->db, key, sizeof(key));
+		if (!base) {
+			rc = cli_lib_fail(&f->c, "baseline database");
+			goto out;
+		}
+	}
+	if (open_disk(f, NULL) < 0)
+		goto close;
+	now = scan(f, cfg);
+	if (!now)
+		goto close;
+	close_disk(f, &rc);
+	if (f->cmd == FIM_INIT) {
+		rc = EXIT_OK;
+	} else {
+		rc = report(f, base, now, "full");
+	}
+	if (f->cmd != FIM_CHECK) {
+		if (kvmon_fim_db_save(now, f->db, key, sizeof(key)) < 0) {
+			rc = cli_lib_fail(&f->c, f->db);
+			goto out;
+		}
+		if (f->cmd == FIM_INIT) {
+			if (f->c.json) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "db", json_object_new_string(f->db));
+				json_object_object_add(o, "paths",
+						       json_object_new_uint64(kvmon_fim_db_count(now)));
+				cli_emit(o);
+			} else if (!f->alerts) {
+				printf("baseline: %zu paths in %s\n",
+				       kvmon_fim_db_count(now), f->db);
+			}
+		}
+	}
+	goto out;
+close:
+	close_disk(f, &rc);
+	rc = EXIT_ERROR;
+out:
+	OPENSSL_cleanse(key, sizeof(key));
+	kvmon_fim_db_free(base);
+	kvmon_fim_db_free(now);
+	kvmon_fim_config_free(cfg);
+	return rc;
+}
+
+int cmd_fim(int argc, char **argv)
+{
+	struct fim_cli f = { 0 };
+	int rc;
+
+	cli_init(&f.c, "kvmon fim");
+	rc = parse_args(&f, argc, argv);
+	if (rc)
+		return rc > 0 ? EXIT_OK : EXIT_ERROR;
+	return run(&f);
+}
