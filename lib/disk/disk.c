@@ -206,17 +206,19 @@ fail:
 	return NULL;
 }
 
-struct kvmon_disk *kvmon_disk_open_vm(struct kvmon_vm *vm, const char *node,
-				      const char *workdir)
+struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
+					   const struct kvmon_disk_opts *o)
 {
 	struct kvmon_disk *d;
+	const char *bm;
 
-	if (!vm)
-		return kvmon_set_error(EINVAL, "no VM"), NULL;
+	if (!vm || !o)
+		return kvmon_set_error(EINVAL, "no VM or options"), NULL;
 	d = disk_new(kvmon_vm_name(vm) ? kvmon_vm_name(vm) : "VM");
 	if (!d)
 		return NULL;
-	d->fleece = kvmon_fleece_start(vm, node, workdir);
+	d->fleece = kvmon_fleece_start(vm, o->node, o->workdir, o->track,
+				       o->since);
 	if (!d->fleece)
 		goto fail;
 	d->nbd = nbd_create();
@@ -224,9 +226,23 @@ struct kvmon_disk *kvmon_disk_open_vm(struct kvmon_vm *vm, const char *node,
 		nbd_fail("libnbd");
 		goto fail;
 	}
+	bm = kvmon_fleece_bitmap(d->fleece);
+	if (bm) {
+		snprintf(d->dirty_ctx, sizeof(d->dirty_ctx),
+			 "qemu:dirty-bitmap:%s", bm);
+		if (nbd_add_meta_context(d->nbd, d->dirty_ctx) < 0) {
+			nbd_fail("NBD meta context");
+			goto fail;
+		}
+	}
 	if (nbd_set_export_name(d->nbd, kvmon_fleece_export_name(d->fleece)) < 0 ||
 	    nbd_connect_unix(d->nbd, kvmon_fleece_socket(d->fleece)) < 0) {
 		nbd_fail("connecting to the fleecing export");
+		goto fail;
+	}
+	if (bm && nbd_can_meta_context(d->nbd, d->dirty_ctx) != 1) {
+		kvmon_set_error(ENOTSUP, "the export does not offer %s",
+				d->dirty_ctx);
 		goto fail;
 	}
 	if (nbd_finish(d) < 0)
@@ -236,6 +252,14 @@ fail:
 	kvmon_error_prefix("disk of VM %s", d->desc);
 	kvmon_disk_close(d);
 	return NULL;
+}
+
+struct kvmon_disk *kvmon_disk_open_vm(struct kvmon_vm *vm, const char *node,
+				      const char *workdir)
+{
+	struct kvmon_disk_opts o = { .node = node, .workdir = workdir };
+
+	return kvmon_disk_open_vm_opts(vm, &o);
 }
 
 int kvmon_disk_close(struct kvmon_disk *d)

@@ -25,12 +25,17 @@ struct kvmon_disk {
 	struct kvmon_disk *base;     /* volume view: reads map to base (volume.c) */
 	struct kvmon_vseg *segs;     /* sorted by lstart, contiguous from 0 */
 	size_t nsegs;
+	char dirty_ctx[160];    /* "qemu:dirty-bitmap:NAME" or "" */
 	char desc[256];         /* for messages */
 };
 
 /* fleece.c: export a running VM's disk (point in time) on a unix socket. */
 struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
-					const char *workdir);
+					const char *workdir, const char *track,
+					const char *since);
+/* The exported temporary copy of opts.since (NULL if none); the disk node. */
+const char *kvmon_fleece_bitmap(const struct kvmon_fleece *f);
+const char *kvmon_fleece_node(const struct kvmon_fleece *f);
 const char *kvmon_fleece_socket(const struct kvmon_fleece *f);
 const char *kvmon_fleece_export_name(const struct kvmon_fleece *f);
 /* Remove everything the export created (export, job, node, server, files). */

@@ -23,7 +23,32 @@
 struct kvmon_fs {
 	ext2_filsys fs;
 	pthread_mutex_t lock;
+	uint64_t offset;        /* of the volume on the disk, bytes */
+	struct kvmon_disk *disk;
 };
+
+ext2_filsys kvmon_fs_ext2(struct kvmon_fs *f)
+{
+	return f->fs;
+}
+
+void kvmon_fs_lock(struct kvmon_fs *f, bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&f->lock);
+	else
+		pthread_mutex_unlock(&f->lock);
+}
+
+uint64_t kvmon_fs_offset(const struct kvmon_fs *f)
+{
+	return f->offset;
+}
+
+struct kvmon_disk *kvmon_fs_disk(const struct kvmon_fs *f)
+{
+	return f->disk;
+}
 
 static uint16_t le16(const uint8_t *p)
 {
@@ -135,6 +160,8 @@ struct kvmon_fs *kvmon_fs_open(struct kvmon_disk *d, uint64_t offset,
 				   EXT2_FLAG_SKIP_MMP,
 			   0, 0, kvmon_nbdio_manager, &f->fs);
 	kvmon_nbdio_unprepare();
+	f->offset = offset;
+	f->disk = d;
 	if (err) {
 		ext_err(err, "opening ext2/3/4 file system");
 		pthread_mutex_destroy(&f->lock);

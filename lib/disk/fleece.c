@@ -26,13 +26,16 @@
 
 #define TAG_PREFIX "kvmon-fleece-"
 
-enum { ST_FILE = 1, ST_NODE = 2, ST_JOB = 4, ST_SERVER = 8, ST_EXPORT = 16 };
+enum { ST_FILE = 1, ST_NODE = 2, ST_JOB = 4, ST_SERVER = 8, ST_EXPORT = 16,
+       ST_BITMAP = 32 /* temporary frozen copy of opts.since */ };
 
 struct kvmon_fleece {
 	struct kvmon_vm *vm;
 	unsigned state;
 	char tag[64];
 	char node[128];
+	char bitmap[96];    /* temporary bitmap (TAG-since), or "" */
+	char track[128];    /* bitmap created for opts.track, or "" */
 	char tmp[4096];
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
@@ -47,6 +50,16 @@ const char *kvmon_fleece_socket(const struct kvmon_fleece *f)
 const char *kvmon_fleece_export_name(const struct kvmon_fleece *f)
 {
 	return f->tag;
+}
+
+const char *kvmon_fleece_bitmap(const struct kvmon_fleece *f)
+{
+	return f->bitmap[0] ? f->bitmap : NULL;
+}
+
+const char *kvmon_fleece_node(const struct kvmon_fleece *f)
+{
+	return f->node;
 }
 
 static struct json_object *jstr(const char *s)
@@ -130,6 +143,36 @@ static int node_size(struct kvmon_qmp *q, const char *node, uint64_t *size)
 	return rc;
 }
 
+/* 1 if node carries a dirty bitmap called name, 0 if not, -1 on error. */
+static int has_bitmap(struct kvmon_qmp *q, const char *node, const char *name)
+{
+	struct json_object *args = json_object_new_object(), *ret = NULL, *bms;
+	int found = 0;
+
+	json_object_object_add(args, "flat", json_object_new_boolean(1));
+	if (call(q, "query-named-block-nodes", args, &ret) < 0)
+		return -1;
+	for (size_t i = 0; json_object_is_type(ret, json_type_array) &&
+			   i < json_object_array_length(ret); i++) {
+		struct json_object *e = json_object_array_get_idx(ret, i);
+		const char *n = jget_str(e, "node-name");
+
+		if (!n || strcmp(n, node) ||
+		    !json_object_object_get_ex(e, "dirty-bitmaps", &bms))
+			continue;
+		for (size_t j = 0; json_object_is_type(bms, json_type_array) &&
+				   j < json_object_array_length(bms); j++) {
+			const char *b = jget_str(json_object_array_get_idx(bms, j),
+						 "name");
+
+			if (b && !strcmp(b, name))
+				found = 1;
+		}
+	}
+	json_object_put(ret);
+	return found;
+}
+
 /* PID encoded in a tag, or 0 if it is not one of ours. */
 static pid_t tag_pid(const char *tag)
 {
@@ -177,6 +220,16 @@ static void wait_gone(struct kvmon_qmp *q, const char *query, const char *id)
 		usleep(10000);
 }
 
+static int remove_bitmap(struct kvmon_qmp *q, const char *node,
+			 const char *name)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "node", jstr(node));
+	json_object_object_add(a, "name", jstr(name));
+	return call(q, "block-dirty-bitmap-remove", a, NULL);
+}
+
 static int teardown(struct kvmon_qmp *q, unsigned state, const char *tag,
 		    const char *tmp, const char *sock)
 {
@@ -213,6 +266,25 @@ static int teardown(struct kvmon_qmp *q, unsigned state, const char *tag,
 	if (sock && *sock)
 		unlink(sock);
 	return rc;
+}
+
+/* Temporary bitmaps of dead owners on node entry e (named TAG-since). */
+static void sweep_bitmaps(struct kvmon_qmp *q, struct json_object *e,
+			  const char *node)
+{
+	struct json_object *bms;
+
+	if (!node || !json_object_object_get_ex(e, "dirty-bitmaps", &bms) ||
+	    !json_object_is_type(bms, json_type_array))
+		return;
+	for (size_t i = 0; i < json_object_array_length(bms) && i < 1024; i++) {
+		const char *n = jget_str(json_object_array_get_idx(bms, i), "name");
+
+		if (tag_stale(n)) {
+			kvmon_log(KVMON_LOG_WARN, "removing stale bitmap %s", n);
+			remove_bitmap(q, node, n);
+		}
+	}
 }
 
 /* Remove exports, jobs and nodes of fleecing exports whose process died
@@ -261,6 +333,7 @@ static void sweep_stale(struct kvmon_qmp *q)
 
 			size_t fl = file ? strlen(file) : 0;
 
+			sweep_bitmaps(q, e, id);
 			if (!tag_stale(id))
 				continue;
 			/* The "-file" child goes with its qcow2 parent; its
@@ -290,8 +363,109 @@ static void sweep_stale(struct kvmon_qmp *q)
 	}
 }
 
+static struct json_object *action(const char *type, struct json_object *data)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "type", jstr(type));
+	json_object_object_add(a, "data", data);
+	return a;
+}
+
+static struct json_object *bitmap_add(const char *node, const char *name,
+				      bool persistent, bool disabled)
+{
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "node", jstr(node));
+	json_object_object_add(d, "name", jstr(name));
+	json_object_object_add(d, "persistent", json_object_new_boolean(persistent));
+	json_object_object_add(d, "disabled", json_object_new_boolean(disabled));
+	return action("block-dirty-bitmap-add", d);
+}
+
+/*
+ * The snapshot (blockdev-backup sync=none) together with the bitmap
+ * operations in one QMP transaction: QEMU drains guest I/O around it, so
+ * the new tracking bitmap starts and the frozen copy of `since` ends
+ * exactly at the snapshot instant.
+ */
+static int snapshot(struct kvmon_qmp *q, struct kvmon_fleece *f,
+		    const char *track, const char *since)
+{
+	struct json_object *acts = json_object_new_array(), *a, *d;
+
+	if (track)
+		json_object_array_add(acts, bitmap_add(f->node, track, true, false));
+	if (since) {
+		json_object_array_add(acts, bitmap_add(f->node, f->bitmap, false,
+						       true));
+		d = json_object_new_object();
+		json_object_object_add(d, "node", jstr(f->node));
+		json_object_object_add(d, "target", jstr(f->bitmap));
+		a = json_object_new_array();
+		json_object_array_add(a, jstr(since));
+		json_object_object_add(d, "bitmaps", a);
+		json_object_array_add(acts, action("block-dirty-bitmap-merge", d));
+	}
+	d = json_object_new_object();
+	json_object_object_add(d, "job-id", jstr(f->tag));
+	json_object_object_add(d, "device", jstr(f->node));
+	json_object_object_add(d, "target", jstr(f->tag));
+	json_object_object_add(d, "sync", jstr("none"));
+	json_object_array_add(acts, action("blockdev-backup", d));
+	a = json_object_new_object();
+	json_object_object_add(a, "actions", acts);
+	return call(q, "transaction", a, NULL);
+}
+
+/* EEXIST / ENOENT up front: a clearer message than the transaction's. */
+static int check_bitmaps(struct kvmon_qmp *q, struct kvmon_fleece *f,
+			 const char *track, const char *since)
+{
+	int r;
+
+	if (track) {
+		if (!*track || strlen(track) >= sizeof(f->track))
+			return kvmon_set_error(EINVAL, "bad bitmap name");
+		r = has_bitmap(q, f->node, track);
+		if (r < 0)
+			return -1;
+		if (r)
+			return kvmon_set_error(EEXIST, "bitmap '%s' already "
+					       "exists on %s", track, f->node);
+	}
+	if (since) {
+		r = has_bitmap(q, f->node, since);
+		if (r < 0)
+			return -1;
+		if (!r)
+			return kvmon_set_error(ENOENT, "no bitmap '%s' on %s",
+					       since, f->node);
+		if (track && !strcmp(track, since))
+			return kvmon_set_error(EINVAL, "track and since name the "
+					       "same bitmap");
+	}
+	return 0;
+}
+
+/* Teardown plus the bitmaps: the temporary one always, the tracking one
+ * only when the open failed (after a successful open it is the
+ * caller's baseline marker). */
+static int finish(struct kvmon_qmp *q, struct kvmon_fleece *f, bool failed)
+{
+	int rc = teardown(q, f->state, f->tag, f->tmp, f->sock);
+
+	if ((f->state & ST_BITMAP) && remove_bitmap(q, f->node, f->bitmap) < 0)
+		rc = -1;
+	if (failed && f->track[0])
+		remove_bitmap(q, f->node, f->track);
+	return rc;
+}
+
 struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
-					const char *workdir)
+					const char *workdir, const char *track,
+					const char *since)
 {
 	struct kvmon_fleece *f = calloc(1, sizeof(*f));
 	struct json_object *a, *o;
@@ -315,7 +489,8 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 	} else if (first_disk_node(q, f->node, sizeof(f->node)) < 0) {
 		goto fail;
 	}
-	if (node_size(q, f->node, &size) < 0)
+	if (node_size(q, f->node, &size) < 0 ||
+	    check_bitmaps(q, f, track, since) < 0)
 		goto fail;
 	if (!workdir)
 		workdir = kvmon_vm_path(vm, "rundir");
@@ -363,14 +538,13 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 		goto fail;
 	f->state |= ST_NODE;
 
-	a = json_object_new_object();
-	json_object_object_add(a, "job-id", jstr(f->tag));
-	json_object_object_add(a, "device", jstr(f->node));
-	json_object_object_add(a, "target", jstr(f->tag));
-	json_object_object_add(a, "sync", jstr("none"));
-	if (call(q, "blockdev-backup", a, NULL) < 0)
+	if (since)
+		snprintf(f->bitmap, sizeof(f->bitmap), "%s-since", f->tag);
+	if (snapshot(q, f, track, since) < 0)
 		goto fail;
-	f->state |= ST_JOB;
+	f->state |= ST_JOB | (since ? ST_BITMAP : 0);
+	if (track)
+		kvmon_strlcpy(f->track, track, sizeof(f->track));
 
 	a = json_object_new_object();
 	o = json_object_new_object();
@@ -395,6 +569,12 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 	json_object_object_add(a, "node-name", jstr(f->tag));
 	json_object_object_add(a, "name", jstr(f->tag));
 	json_object_object_add(a, "writable", json_object_new_boolean(0));
+	if (since) {
+		/* Found on the disk node through the overlay's backing. */
+		o = json_object_new_array();
+		json_object_array_add(o, jstr(f->bitmap));
+		json_object_object_add(a, "bitmaps", o);
+	}
 	if (call(q, "block-export-add", a, NULL) < 0)
 		goto fail;
 	f->state |= ST_EXPORT;
@@ -403,7 +583,7 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 fail:
 	kvmon_error_prefix("fleecing export");
 	if (q)
-		teardown(q, f->state, f->tag, f->tmp, f->sock);
+		finish(q, f, true);
 	kvmon_vm_disconnect(vm);
 	free(f);
 	return NULL;
@@ -424,11 +604,43 @@ int kvmon_fleece_stop(struct kvmon_fleece *f)
 		free(f);
 		return kvmon_error_prefix("removing fleecing export");
 	}
-	rc = teardown(q, f->state, f->tag, f->tmp, f->sock);
+	rc = finish(q, f, false);
 	if (rc < 0)
 		kvmon_error_prefix("removing fleecing export %s", f->tag);
 	kvmon_vm_disconnect(f->vm);
 	free(f);
+	return rc;
+}
+
+int kvmon_disk_bitmap_remove(struct kvmon_vm *vm, const char *node,
+			     const char *name)
+{
+	struct kvmon_qmp *q;
+	char n[128];
+	int rc = -1;
+
+	if (!vm || !name || !*name)
+		return kvmon_set_error(EINVAL, "no VM or bitmap name");
+	q = kvmon_vm_qmp(vm);
+	if (!q)
+		return kvmon_error_prefix("removing bitmap %s", name);
+	if (node) {
+		if (kvmon_strlcpy(n, node, sizeof(n)) < 0) {
+			kvmon_set_error(ENAMETOOLONG, "node name too long");
+			goto out;
+		}
+	} else if (first_disk_node(q, n, sizeof(n)) < 0) {
+		goto out;
+	}
+	rc = has_bitmap(q, n, name);
+	if (rc == 0)
+		rc = kvmon_set_error(ENOENT, "no bitmap '%s' on %s", name, n);
+	else if (rc > 0)
+		rc = remove_bitmap(q, n, name);
+out:
+	if (rc < 0)
+		kvmon_error_prefix("removing bitmap %s", name);
+	kvmon_vm_disconnect(vm);
 	return rc;
 }
 
