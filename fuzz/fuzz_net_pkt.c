@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer: a guest frame through the packet parser, the flow table and
- * the rule matcher; parsed payloads must lie inside the frame. */
+ * the rule matcher (relative, negated, pcre and flow options too); parsed payloads must lie inside the frame. */
 #include "kvmon.h"
 
 #include <stdint.h>
@@ -12,7 +12,12 @@ static const char rules_text[] =
 	"alert tcp any any -> any 80 (msg:\"a\"; content:\"GET /\"; depth:5; sid:1;)\n"
 	"alert udp any any <> 10.0.0.0/8 53 (msg:\"b\"; content:\"|00 01|\"; sid:2;)\n"
 	"alert ip any any -> any any (msg:\"c\"; content:\"evil\"; nocase; offset:2; sid:3;)\n"
-	"alert icmp any any -> any any (msg:\"d\"; sid:4;)\n";
+	"alert icmp any any -> any any (msg:\"d\"; sid:4;)\n"
+	"alert tcp [10.0.0.0/8,!10.0.0.1] ![22,23] -> any any (msg:\"e\"; flow:to_server,established; "
+	"content:\"A\"; content:\"B\"; distance:0; within:8; content:!\"C\"; sid:5;)\n"
+	"alert ip any any -> any any (msg:\"f\"; pcre:\"/(a|b)+c{2,}/i\"; content:\"x\"; "
+	"pcre:!\"/^y/R\"; sid:6;)\n"
+	"alert udp any any -> any any (msg:\"g\"; flow:established; pcre:\"/(a+)+$/\"; sid:7;)\n";
 
 static void on_flow(void *o, const char *j)
 {

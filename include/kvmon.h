@@ -580,6 +580,10 @@ KVMON_API void kvmon_flows_stats(const struct kvmon_flows *ft,
 struct kvmon_rules;
 /* Parse and compile (Hyperscan). On error, -1 with the line number. */
 KVMON_API struct kvmon_rules *kvmon_rules_parse(const char *text, size_t len);
+/* The same with variables given by the caller: a NULL-terminated array of
+ * "NAME=VALUE" (as --var; "var NAME VALUE" lines in the text also work). */
+KVMON_API struct kvmon_rules *kvmon_rules_parse_vars(const char *text, size_t len,
+						     const char *const *defs);
 KVMON_API size_t kvmon_rules_count(const struct kvmon_rules *r);
 KVMON_API void kvmon_rules_free(struct kvmon_rules *r);
 struct kvmon_rule_hit {

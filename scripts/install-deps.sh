@@ -21,7 +21,7 @@ PACKAGES=(
 	# cages: experiment plots (bench/cage_experiments.sh)
 	gnuplot-nox bc
 	# network mirroring: rule matcher, real pcap consumers
-	libhyperscan-dev tcpdump tshark
+	libhyperscan-dev libpcre2-dev tcpdump tshark
 	# disk: unmodified IDS on kvmon mount, NBD and partition tools for tests
 	aide libnbd-bin gdisk fdisk
 )

@@ -5,15 +5,21 @@
  * block-mode database and found in one pass over each packet's payload,
  * whatever the number of rules. offset/depth become Hyperscan's
  * min_offset/max_offset on the match end, nocase is HS_FLAG_CASELESS.
- * A rule fires when every one of its contents matched and its header
- * (protocol, addresses, ports) fits the packet.
+ * Relative contents are prefiltered as plain literals and pcre as
+ * Hyperscan's HS_FLAG_PREFILTER approximation when it accepts the regex;
+ * negated options are not prefiltered. A rule is a candidate when every
+ * prefiltered pattern matched (rules with none are candidates for every
+ * packet); it fires when its header (protocol, addresses, ports) and flow
+ * state fit and, if the prefilter alone is not exact, verify.c agrees.
  */
 #define _GNU_SOURCE
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include "net_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <hs/hs.h>
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +35,9 @@ struct match_db {
 	size_t nnocontent;
 	uint32_t gen;
 	const struct rule *rules;
+	struct verify_ctx vc;
+	struct flowstate *fs;     /* only when some rule has a flow option */
+	unsigned flow_bits;       /* of the current packet */
 };
 
 void match_free(struct match_db *m)
@@ -44,7 +53,31 @@ void match_free(struct match_db *m)
 	free(m->rule_hit_gen);
 	free(m->hits);
 	free(m->nocontent);
+	verify_free(&m->vc);
+	flowstate_free(m->fs);
 	free(m);
+}
+
+/* HS flags for a pcre, or -1 when Hyperscan cannot prefilter it. */
+static int pcre_hs_flags(const struct rule_content *c)
+{
+	uint32_t o = 0;
+	hs_database_t *db = NULL;
+	hs_compile_error_t *e = NULL;
+	unsigned fl = HS_FLAG_PREFILTER | HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+
+	pcre2_pattern_info((const pcre2_code *)c->re, PCRE2_INFO_ARGOPTIONS, &o);
+	if ((o & PCRE2_EXTENDED) || c->relative) /* R: ^ means the cursor, not byte 0 */
+		return -1;
+	fl |= (o & PCRE2_CASELESS ? HS_FLAG_CASELESS : 0) |
+	      (o & PCRE2_DOTALL ? HS_FLAG_DOTALL : 0) |
+	      (o & PCRE2_MULTILINE ? HS_FLAG_MULTILINE : 0);
+	if (hs_compile((const char *)c->bytes, fl, HS_MODE_BLOCK, NULL, &db, &e) != HS_SUCCESS) {
+		hs_free_compile_error(e);
+		return -1;
+	}
+	hs_free_database(db);
+	return (int)fl;
 }
 
 int match_compile(struct kvmon_rules *r)
@@ -82,38 +115,58 @@ int match_compile(struct kvmon_rules *r)
 		kvmon_set_error(ENOMEM, "out of memory");
 		goto out;
 	}
+	if (verify_init(&m->vc) < 0)
+		goto out;
 	nc = 0;
 	for (size_t i = 0; i < r->n; i++) {
-		const struct rule *ru = &r->rules[i];
+		struct rule *ru = &r->rules[i];
 
-		if (!ru->ncontents)
-			m->nocontent[m->nnocontent++] = (uint32_t)i;
-		for (size_t j = 0; j < ru->ncontents; j++, nc++) {
-			const struct rule_content *c = &ru->contents[j];
-			/* Every byte as \xHH: a literal, whatever it contains. */
-			char *e = malloc(c->len * 4 + 1);
+		if ((ru->flow & ~FLOW_STATELESS) && !m->fs &&
+		    !(m->fs = flowstate_new())) {
+			kvmon_set_error(ENOMEM, "out of memory");
+			goto out;
+		}
+		ru->npositive = 0;
+		for (size_t j = 0; j < ru->ncontents; j++) {
+			struct rule_content *c = &ru->contents[j];
+			int pf = c->re ? pcre_hs_flags(c) : 0;
+			char *e;
 
+			c->prefiltered = !c->neg && pf >= 0;
+			if (!c->prefiltered)
+				continue;
+			if (c->re) {
+				e = strdup((const char *)c->bytes);
+				flags[nc] = (unsigned)pf;
+			} else { /* every byte as \xHH: a literal, whatever it contains */
+				e = malloc(c->len * 4 + 1);
+				for (size_t k = 0; e && k < c->len; k++)
+					snprintf(e + k * 4, 5, "\\x%02x", c->bytes[k]);
+				flags[nc] = HS_FLAG_SINGLEMATCH | (c->nocase ? HS_FLAG_CASELESS : 0);
+			}
 			if (!e) {
 				kvmon_set_error(ENOMEM, "out of memory");
 				goto out;
 			}
-			for (size_t k = 0; k < c->len; k++)
-				snprintf(e + k * 4, 5, "\\x%02x", c->bytes[k]);
 			exprs[nc] = e;
-			flags[nc] = HS_FLAG_SINGLEMATCH | (c->nocase ? HS_FLAG_CASELESS : 0);
 			ids[nc] = (unsigned)nc;
 			m->content_rule[nc] = (uint32_t)i;
-			if (c->offset) {
+			if (!c->re && !c->relative && c->offset) {
 				ext[nc].flags |= HS_EXT_FLAG_MIN_OFFSET;
 				ext[nc].min_offset = c->offset + c->len;
 			}
-			if (c->depth) {
+			if (!c->re && !c->relative && c->depth) {
 				ext[nc].flags |= HS_EXT_FLAG_MAX_OFFSET;
 				ext[nc].max_offset = (unsigned long long)c->offset + c->depth;
 			}
 			extp[nc] = &ext[nc];
+			ru->npositive++;
+			nc++;
 		}
+		if (!ru->npositive)
+			m->nocontent[m->nnocontent++] = (uint32_t)i;
 	}
+	m->ncontents = nc;
 	if (nc > 0) {
 		if (hs_compile_ext_multi((const char *const *)exprs, flags, ids, extp,
 					 (unsigned)nc, HS_MODE_BLOCK, NULL, &m->db,
@@ -146,10 +199,8 @@ out:
 	return rc;
 }
 
-static bool addr_match(const struct rule_addr *a, const uint8_t *ip, uint8_t ver)
+static bool addr1(const struct rule_addr *a, const uint8_t *ip, uint8_t ver)
 {
-	if (a->any)
-		return true;
 	if (a->ver != ver)
 		return false;
 	unsigned full = a->prefix / 8, rest = a->prefix % 8;
@@ -160,14 +211,46 @@ static bool addr_match(const struct rule_addr *a, const uint8_t *ip, uint8_t ver
 
 		eq = (a->addr[full] & mask) == (ip[full] & mask);
 	}
-	return eq != a->neg;
+	return eq;
 }
 
-static bool port_match(const struct rule_ports *p, uint16_t port)
+/* Some positive item matches (or there is none), no negated item does. */
+static bool addr_match(const struct rule_addrs *l, const uint8_t *ip, uint8_t ver)
 {
-	if (p->any)
+	bool pos = false, hit = false;
+
+	if (l->any)
 		return true;
-	return (port >= p->lo && port <= p->hi) != p->neg;
+	for (size_t i = 0; i < l->n; i++) {
+		bool m = addr1(&l->v[i], ip, ver);
+
+		if (l->v[i].neg && m)
+			return false;
+		if (!l->v[i].neg) {
+			pos = true;
+			hit |= m;
+		}
+	}
+	return !pos || hit;
+}
+
+static bool port_match(const struct rule_ports *l, uint16_t port)
+{
+	bool pos = false, hit = false;
+
+	if (l->any)
+		return true;
+	for (size_t i = 0; i < l->n; i++) {
+		bool m = port >= l->v[i].lo && port <= l->v[i].hi;
+
+		if (l->v[i].neg && m)
+			return false;
+		if (!l->v[i].neg) {
+			pos = true;
+			hit |= m;
+		}
+	}
+	return !pos || hit;
 }
 
 bool rule_header_match(const struct rule *ru, const struct kvmon_pkt *k)
@@ -176,13 +259,13 @@ bool rule_header_match(const struct rule *ru, const struct kvmon_pkt *k)
 		return false;
 	bool ports = k->proto == 6 || k->proto == 17;
 
-	if (addr_match(&ru->src, k->src, k->ip_version) &&
-	    addr_match(&ru->dst, k->dst, k->ip_version) &&
-	    (!ports || (port_match(&ru->sport, k->sport) && port_match(&ru->dport, k->dport))))
+	if (addr_match(ru->src, k->src, k->ip_version) &&
+	    addr_match(ru->dst, k->dst, k->ip_version) &&
+	    (!ports || (port_match(ru->sport, k->sport) && port_match(ru->dport, k->dport))))
 		return true;
-	return ru->bidir && addr_match(&ru->src, k->dst, k->ip_version) &&
-	       addr_match(&ru->dst, k->src, k->ip_version) &&
-	       (!ports || (port_match(&ru->sport, k->dport) && port_match(&ru->dport, k->sport)));
+	return ru->bidir && addr_match(ru->src, k->dst, k->ip_version) &&
+	       addr_match(ru->dst, k->src, k->ip_version) &&
+	       (!ports || (port_match(ru->sport, k->dport) && port_match(ru->dport, k->sport)));
 }
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to,
@@ -202,9 +285,18 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 		m->rule_gen[ri] = m->gen;
 		m->rule_count[ri] = 0;
 	}
-	if (++m->rule_count[ri] == m->rules[ri].ncontents)
+	if (++m->rule_count[ri] == m->rules[ri].npositive)
 		m->hits[m->nhits++] = ri;
 	return 0;
+}
+
+static bool flow_match(const struct rule *ru, unsigned bits)
+{
+	unsigned need = ru->flow & (FLOW_TO_SERVER | FLOW_TO_CLIENT | FLOW_ESTABLISHED);
+
+	if (!ru->flow || (ru->flow & FLOW_STATELESS && !need))
+		return true;
+	return (bits & need) == need;
 }
 
 static void report(struct kvmon_rules *r, uint32_t ri, const struct kvmon_pkt *k,
@@ -213,7 +305,8 @@ static void report(struct kvmon_rules *r, uint32_t ri, const struct kvmon_pkt *k
 	const struct rule *ru = &r->rules[ri];
 	struct kvmon_rule_hit h = { ru->sid, ru->msg ? ru->msg : "", ru->action };
 
-	if (r->db->rule_hit_gen[ri] == r->db->gen || !rule_header_match(ru, k))
+	if (r->db->rule_hit_gen[ri] == r->db->gen || !rule_header_match(ru, k) ||
+	    !flow_match(ru, r->db->flow_bits) || (ru->verify && !rule_verify(ru, &r->db->vc)))
 		return;
 	r->db->rule_hit_gen[ri] = r->db->gen;
 	if (!strcmp(ru->action, "pass"))
@@ -239,6 +332,8 @@ int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame, size_t len,
 		m->gen = 1;
 	}
 	m->nhits = 0;
+	m->flow_bits = m->fs ? flowstate_update(m->fs, &k) : 0;
+	verify_packet(&m->vc, k.payload, k.payload_len);
 	if (m->db && k.payload_len > 0 &&
 	    hs_scan(m->db, (const char *)k.payload, (unsigned)k.payload_len, 0,
 		    m->scratch, on_match, m) != HS_SUCCESS)

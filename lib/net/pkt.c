@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * Ethernet/VLAN/IPv4/IPv6/TCP/UDP header parser for mirrored frames.
+ * Ethernet/VLAN/IPv4/IPv6 (with extension headers)/TCP/UDP header parser
+ * for mirrored frames.
  * Pure and bounds-checked at every step: the frame is guest-controlled.
  */
 #include "internal.h"
@@ -42,6 +43,48 @@ static int l4(const uint8_t *p, size_t len, struct kvmon_pkt *k)
 		k->payload = p;
 		k->payload_len = len;
 	}
+	return 0;
+}
+
+#define IP6_MAX_EXT 8 /* extension headers followed; more is malformed */
+
+/*
+ * Follow IPv6 extension headers (hop-by-hop 0, routing 43, fragment 44,
+ * destination options 60, AH 51) from p (plen bytes after the fixed
+ * header) to the upper-layer header. Sets k->proto; *off is where it
+ * starts; *later_frag when this is a non-first fragment (no L4 header).
+ */
+static int ip6_ext(const uint8_t *p, size_t plen, uint8_t nh, struct kvmon_pkt *k,
+		   size_t *off, bool *later_frag)
+{
+	size_t o = 0;
+
+	*later_frag = false;
+	for (int i = 0;; i++) {
+		size_t hl;
+
+		if (nh != 0 && nh != 43 && nh != 44 && nh != 60 && nh != 51)
+			break;
+		if (i >= IP6_MAX_EXT || plen - o < 8)
+			return -1;
+		if (nh == 44) {
+			hl = 8;
+			if (be16(p + o + 2) & 0xfff8)
+				*later_frag = true;
+		} else if (nh == 51) {
+			hl = ((size_t)p[o + 1] + 2) * 4;
+		} else {
+			hl = ((size_t)p[o + 1] + 1) * 8;
+		}
+		if (hl > plen - o)
+			return -1;
+		nh = p[o];
+		o += hl;
+		if (*later_frag)
+			break;
+	}
+	k->proto = nh;
+	*off = o;
 	return 0;
 }
 
@@ -93,12 +136,20 @@ int kvmon_pkt_parse(const uint8_t *f, size_t len, struct kvmon_pkt *k)
 		if (plen > rest - 40)
 			return kvmon_set_error(EINVAL, "bad IPv6 payload length");
 		k->ip_version = 6;
-		k->proto = p[6];
 		memcpy(k->src, p + 8, 16);
 		memcpy(k->dst, p + 24, 16);
 		k->ip_len = 40 + plen;
-		/* Extension headers are not followed: reported as their type. */
-		if (l4(p + 40, plen, k) < 0)
+		size_t eo;
+		bool later;
+
+		if (ip6_ext(p + 40, plen, p[6], k, &eo, &later) < 0)
+			return kvmon_set_error(EINVAL, "bad IPv6 extension headers");
+		if (later) { /* later fragments carry no L4 header */
+			k->payload = p + 40 + eo;
+			k->payload_len = plen - eo;
+			return 0;
+		}
+		if (l4(p + 40 + eo, plen - eo, k) < 0)
 			return kvmon_set_error(EINVAL, "bad L4 header");
 		return 0;
 	}

@@ -40,6 +40,88 @@ static const char *jstr(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
 }
 
+/* IPv6 frame: fixed header, then `ext` (extension headers, chained to the
+ * TCP header by the caller's next-header bytes), then TCP with "hi". */
+static size_t v6_frame(uint8_t *f, uint8_t first_nh, const uint8_t *ext, size_t elen)
+{
+	size_t plen = elen + 20 + 2;
+
+	memset(f, 0, 14 + 40 + plen);
+	f[12] = 0x86;
+	f[13] = 0xdd;
+	uint8_t *ip = f + 14;
+
+	ip[0] = 0x60;
+	ip[4] = (uint8_t)(plen >> 8);
+	ip[5] = (uint8_t)plen;
+	ip[6] = first_nh;
+	ip[7] = 64;
+	ip[8] = 0xfe; ip[9] = 0x80; ip[23] = 1;
+	ip[24] = 0xfe; ip[25] = 0x80; ip[39] = 2;
+	memcpy(ip + 40, ext, elen);
+	uint8_t *t = ip + 40 + elen;
+
+	t[1] = 99;  /* sport 99 */
+	t[3] = 80;  /* dport 80 */
+	t[12] = 5 << 4;
+	memcpy(t + 20, "hi", 2);
+	return 14 + 40 + plen;
+}
+
+static void ipv6_ext(void)
+{
+	uint8_t f[512], ext[160];
+	struct kvmon_pkt k;
+	size_t n;
+
+	n = v6_frame(f, 6, NULL, 0);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.ip_version == 6 && k.proto == 6 &&
+	   k.dport == 80 && k.payload_len == 2, "IPv6 without extension headers");
+	/* hop-by-hop (8) -> routing (24) -> destination options (16) -> TCP */
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 43; ext[1] = 0;
+	ext[8] = 60; ext[9] = 2;
+	ext[32] = 6; ext[33] = 1;
+	n = v6_frame(f, 0, ext, 48);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.proto == 6 && k.sport == 99 && k.dport == 80 &&
+	   k.payload_len == 2 && !memcmp(k.payload, "hi", 2),
+	   "hop-by-hop, routing, destination options followed to TCP");
+	/* first fragment (offset 0, M=1): ports are there */
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 6; ext[3] = 1;
+	n = v6_frame(f, 44, ext, 8);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.proto == 6 && k.dport == 80,
+	   "first fragment: TCP header parsed");
+	ext[2] = 0x01; /* offset 32 */
+	n = v6_frame(f, 44, ext, 8);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.proto == 6 && k.dport == 0 && k.payload_len == 22,
+	   "later fragment: no ports, the rest is payload");
+	/* AH: length in 4-byte units minus 2 */
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 6; ext[1] = 4; /* (4 + 2) * 4 = 24 bytes */
+	n = v6_frame(f, 51, ext, 24);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.proto == 6 && k.dport == 80, "AH followed");
+	/* a chain longer than the limit, each header pointing to the next */
+	memset(ext, 0, sizeof(ext));
+	for (int i = 0; i < 10; i++)
+		ext[i * 8] = i < 9 ? 60 : 6;
+	n = v6_frame(f, 60, ext, 80);
+	ok(kvmon_pkt_parse(f, n, &k) < 0, "chain of 10 extension headers refused (limit 8)");
+	/* extension header length beyond the packet */
+	memset(ext, 0, sizeof(ext));
+	ext[0] = 6; ext[1] = 200;
+	n = v6_frame(f, 0, ext, 8);
+	ok(kvmon_pkt_parse(f, n, &k) < 0, "extension header longer than the packet refused");
+	ext[1] = 0;
+	n = v6_frame(f, 0, ext, 8);
+	f[14 + 4] = 0;
+	f[14 + 5] = 4; /* the IPv6 payload ends inside the hop-by-hop header */
+	ok(kvmon_pkt_parse(f, n, &k) < 0, "truncated extension header refused");
+	/* no next header (59): nothing above, not an error */
+	n = v6_frame(f, 59, NULL, 0);
+	ok(kvmon_pkt_parse(f, n, &k) == 0 && k.proto == 59 && k.dport == 0, "no next header");
+}
+
 int main(void)
 {
 	uint8_t f[2048];
@@ -149,5 +231,6 @@ int main(void)
 	kvmon_flows_expire(ft, UINT64_MAX, on_flow, &l);
 	ok(l.n == 900, "all 900 emitted on flush");
 	kvmon_flows_free(ft);
+	ipv6_ext();
 	return tap_done();
 }

@@ -55,6 +55,173 @@ static int bad(const char *rule, const char *expect)
 	return okk;
 }
 
+static int match_flags(struct kvmon_rules *r, const uint8_t *src, uint16_t sp,
+		       const uint8_t *dst, uint16_t dp, uint8_t flags, const char *payload,
+		       struct hits *h)
+{
+	uint8_t f[2048];
+	size_t n = tp_build(f, 6, src, sp, dst, dp, payload, strlen(payload));
+
+	f[14 + 20 + 13] = flags;
+	memset(h, 0, sizeof(*h));
+	return kvmon_rules_match(r, f, n, on_hit, h);
+}
+
+/* distance/within, negated content, pcre: verified exactly after the
+ * Hyperscan prefilter. */
+static void payload_options(void)
+{
+	struct hits h;
+	struct kvmon_rules *r = load(
+		"alert tcp any any -> any any (msg:\"rel\"; content:\"GET\"; content:\"/x\"; "
+		"distance:1; within:4; sid:20;)\n"
+		"alert tcp any any -> any any (msg:\"neg\"; content:\"USER\"; content:!\"anonymous\"; "
+		"sid:21;)\n"
+		"alert tcp any any -> any any (msg:\"pcre\"; content:\"id=\"; pcre:\"/id=[0-9]{4,}\\b/\"; "
+		"sid:22;)\n"
+		"alert tcp any any -> any any (msg:\"pcre R\"; content:\"key:\"; pcre:\"/^\\s*ZZ/R\"; "
+		"sid:23;)\n"
+		"alert tcp any any -> any any (msg:\"pcre only i\"; pcre:\"/sel(e)ct.+fr.m/i\"; sid:24;)\n"
+		"alert tcp any any -> any any (msg:\"order\"; content:\"AA\"; content:\"BB\"; distance:0; "
+		"sid:25;)\n"
+		"alert tcp any any -> any any (msg:\"backtrack\"; content:\"ab\"; content:\"cd\"; "
+		"within:3; distance:0; sid:26;)\n"
+		"alert tcp any any -> any any (msg:\"neg pcre\"; content:\"PING\"; pcre:!\"/PING [0-9]+/\"; "
+		"sid:27;)\n"
+		"alert tcp any any -> any any (msg:\"nocase rel\"; content:\"host:\"; nocase; "
+		"content:\"evil\"; nocase; distance:0; within:10; sid:28;)\n"
+		"alert tcp any any -> any any (msg:\"x flag\"; pcre:\"/ w h o a m i/x\"; sid:29;)\n"
+		"alert tcp any any -> any any (msg:\"backtracking bomb\"; pcre:\"/(a+)+$/\"; sid:30;)\n");
+
+	ok(r != NULL, "payload-option rules parse%s%s", r ? "" : ": ", r ? "" : kvmon_get_error());
+	if (!r)
+		return;
+	ok(match(r, 6, A, 1, B, 2, "GET /x HTTP", &h) == 1 && h.sids[0] == 20,
+	   "distance:1 within:4 hit");
+	ok(match(r, 6, A, 1, B, 2, "GET     /x HTTP", &h) == 0, "beyond within: no hit");
+	ok(match(r, 6, A, 1, B, 2, "/x GET", &h) == 0, "second content before the first: no hit");
+	ok(match(r, 6, A, 1, B, 2, "USER bob", &h) == 1 && h.sids[0] == 21,
+	   "negated content absent: hit");
+	ok(match(r, 6, A, 1, B, 2, "USER anonymous", &h) == 0, "negated content present: no hit");
+	ok(match(r, 6, A, 1, B, 2, "?id=123456 ", &h) == 1 && h.sids[0] == 22, "pcre hit");
+	ok(match(r, 6, A, 1, B, 2, "?id=12 id=x", &h) == 0, "pcre miss");
+	ok(match(r, 6, A, 1, B, 2, "key:   ZZtop", &h) == 1 && h.sids[0] == 23,
+	   "pcre R anchored at the previous match");
+	ok(match(r, 6, A, 1, B, 2, "ZZ key: x ZZ", &h) == 0, "pcre R elsewhere: no hit");
+	ok(match(r, 6, A, 1, B, 2, "xx SELECT * FROM t", &h) == 1 && h.sids[0] == 24,
+	   "pcre-only rule, i flag (Hyperscan prefilter + PCRE2)");
+	ok(match(r, 6, A, 1, B, 2, "BB AA", &h) == 0 && match(r, 6, A, 1, B, 2, "AA BB", &h) == 1,
+	   "distance:0 enforces order");
+	ok(match(r, 6, A, 1, B, 2, "ab..ab.cd", &h) == 1 && h.sids[0] == 26,
+	   "every occurrence of the first content is tried");
+	ok(match(r, 6, A, 1, B, 2, "PING abc", &h) == 1 && match(r, 6, A, 1, B, 2, "PING 42", &h) == 0,
+	   "negated pcre");
+	ok(match(r, 6, A, 1, B, 2, "HOST: a.EVIL.b", &h) == 1 && h.sids[0] == 28,
+	   "nocase relative content");
+	ok(match(r, 6, A, 1, B, 2, "whoami", &h) == 1 && h.sids[0] == 29, "x flag");
+	char bomb[1200];
+
+	memset(bomb, 'a', sizeof(bomb) - 2);
+	bomb[sizeof(bomb) - 2] = '!';
+	bomb[sizeof(bomb) - 1] = '\0';
+	ok(match(r, 6, A, 1, B, 2, bomb, &h) == 0,
+	   "catastrophic backtracking stops at the match limit: no hit, no hang");
+	kvmon_rules_free(r);
+	ok(bad("alert tcp any any -> any 80 (content:\"a\"; distance:1; offset:2; sid:1;)",
+	       "mixed with distance"), "offset after distance refused");
+	ok(bad("alert tcp any any -> any 80 (content:\"abc\"; within:2; sid:1;)",
+	       "within shorter"), "within < content");
+	ok(bad("alert tcp any any -> any 80 (pcre:\"/a(/\"; sid:1;)", "line 1: bad pcre: missing"),
+	   "bad regex: PCRE2's message");
+	ok(bad("alert tcp any any -> any 80 (pcre:\"/a/Q\"; sid:1;)", "unsupported flag 'Q'"),
+	   "unknown pcre flag");
+	ok(bad("alert tcp any any -> any 80 (msg:!\"x\"; sid:1;)", "only negates"),
+	   "! on msg refused");
+	ok(bad("alert tcp any any -> any 80 (pcre:\"/a/\"; nocase; sid:1;)", "nocase without"),
+	   "nocase after pcre refused");
+}
+
+/* Address and port lists, negation, variables. */
+static void lists_and_vars(void)
+{
+	static const uint8_t C[4] = { 192, 168, 1, 5 };
+	struct hits h;
+	const char *defs[] = { "HOME_NET=[10.0.2.0/24,192.168.0.0/16]", "WEB=[80,8080:8090]", NULL };
+	const char *text =
+		"var BAD_PORTS [6666,!6667]\n"
+		"alert tcp $HOME_NET any -> any $WEB (msg:\"vars\"; content:\"q\"; sid:40;)\n"
+		"alert tcp ![10.0.2.0/24,192.168.1.0/24] any -> any any (msg:\"neglist\"; content:\"n\"; sid:41;)\n"
+		"alert tcp any [1:1024,!22] -> any any (msg:\"portlist\"; content:\"p\"; sid:42;)\n"
+		"alert tcp [$HOME_NET,!10.0.2.15] any -> any any (msg:\"nested\"; content:\"v\"; sid:43;)\n"
+		"alert tcp any any -> any $BAD_PORTS (msg:\"file var\"; content:\"w\"; sid:44;)\n";
+	struct kvmon_rules *r = kvmon_rules_parse_vars(text, strlen(text), defs);
+
+	ok(r != NULL, "lists and variables parse%s%s", r ? "" : ": ", r ? "" : kvmon_get_error());
+	if (!r)
+		return;
+	ok(match(r, 6, A, 1, B, 80, "q", &h) == 1 && match(r, 6, C, 1, B, 8085, "q", &h) == 1 &&
+	   match(r, 6, C, 1, B, 8091, "q", &h) == 0 && match(r, 6, B, 1, B, 80, "q", &h) == 1,
+	   "$HOME_NET and $WEB from the caller");
+	static const uint8_t D[4] = { 8, 8, 8, 8 };
+
+	ok(match(r, 6, D, 1, B, 80, "q", &h) == 0, "address outside $HOME_NET: no hit");
+	ok(match(r, 6, D, 1, B, 2, "n", &h) == 1 && match(r, 6, A, 1, B, 2, "n", &h) == 0 &&
+	   match(r, 6, C, 1, B, 2, "n", &h) == 0, "negated address list");
+	ok(match(r, 6, A, 80, B, 2, "p", &h) == 1 && match(r, 6, A, 22, B, 2, "p", &h) == 0 &&
+	   match(r, 6, A, 2000, B, 2, "p", &h) == 0, "port list with range and negation");
+	ok(match(r, 6, C, 1, B, 2, "v", &h) == 1 && match(r, 6, A, 1, B, 2, "v", &h) == 0,
+	   "nested list from a variable with a negated item");
+	ok(match(r, 6, A, 1, B, 6666, "w", &h) == 1 && match(r, 6, A, 1, B, 6667, "w", &h) == 0,
+	   "var line in the rule file");
+	kvmon_rules_free(r);
+	ok(bad("alert tcp $NOPE any -> any 80 (sid:1;)", "line 1: undefined or too long variable $NOPE"),
+	   "undefined variable named");
+	ok(bad("var X\n", "line 1: bad variable"), "var without a value");
+	ok(bad("alert tcp [1.2.3.4,] any -> any 80 (sid:1;)", "bad source address"),
+	   "empty list item");
+	ok(bad("alert tcp [1.2.3.4 any -> any 80 (sid:1;)", "bad source address"),
+	   "unclosed list");
+	ok(bad("alert tcp any [80,x] -> any 80 (sid:1;)", "bad source port"), "bad port in list");
+	r = kvmon_rules_parse_vars("", 0, (const char *[]){ "no_equals", NULL });
+	ok(!r && strstr(kvmon_get_error(), "NAME=VALUE"), "bad --var definition");
+	kvmon_rules_free(r);
+}
+
+/* flow: state from the handshake the matcher has seen. */
+static void flow_option(void)
+{
+	struct hits h;
+	struct kvmon_rules *r = load(
+		"alert tcp any any -> any any (msg:\"srv\"; flow:to_server,established; content:\"cmd\"; sid:50;)\n"
+		"alert tcp any any -> any any (msg:\"cli\"; flow:from_server; content:\"resp\"; sid:51;)\n"
+		"alert udp any any -> any any (msg:\"udp est\"; flow:established; content:\"u\"; sid:52;)\n");
+
+	ok(r != NULL, "flow rules parse%s%s", r ? "" : ": ", r ? "" : kvmon_get_error());
+	if (!r)
+		return;
+	ok(match_flags(r, A, 5000, B, 21, 0x18, "cmd", &h) == 0,
+	   "no handshake seen: not established");
+	match_flags(r, A, 5001, B, 21, 0x02, "", &h);         /* SYN */
+	match_flags(r, B, 21, A, 5001, 0x12, "", &h);         /* SYN-ACK */
+	ok(match_flags(r, B, 21, A, 5001, 0x18, "cmd", &h) == 0,
+	   "before the client's ACK: not established");
+	match_flags(r, A, 5001, B, 21, 0x10, "", &h);         /* ACK */
+	ok(match_flags(r, A, 5001, B, 21, 0x18, "cmd", &h) == 1 && h.sids[0] == 50,
+	   "to_server,established after the handshake");
+	ok(match_flags(r, B, 21, A, 5001, 0x18, "cmd", &h) == 0, "server to client: not to_server");
+	ok(match_flags(r, B, 21, A, 5001, 0x18, "resp", &h) == 1 &&
+	   match_flags(r, A, 5001, B, 21, 0x18, "resp", &h) == 0, "from_server");
+	match_flags(r, A, 5001, B, 21, 0x04, "", &h);         /* RST */
+	ok(match_flags(r, A, 5001, B, 21, 0x18, "cmd", &h) == 0, "after RST: not established");
+	ok(match(r, 17, A, 53, B, 53, "u", &h) == 0, "UDP one way: not established");
+	ok(match(r, 17, B, 53, A, 53, "u", &h) == 1, "UDP both ways: established");
+	kvmon_rules_free(r);
+	ok(bad("alert tcp any any -> any 80 (flow:to_server,to_client; sid:1;)", "flow takes"),
+	   "contradictory flow");
+	ok(bad("alert tcp any any -> any 80 (flow:only_stream; sid:1;)", "flow takes"),
+	   "unsupported flow keyword");
+}
+
 int main(void)
 {
 	struct hits h;
@@ -133,8 +300,8 @@ int main(void)
 	   "bad prefix");
 	ok(bad("alert tcp any 70000 -> any 80 (sid:1;)", "bad source port"), "port > 65535");
 	ok(bad("alert tcp any any => any 80 (sid:1;)", "direction"), "bad direction");
-	ok(bad("alert tcp any any -> any 80 (sid:1; pcre:\"/x/\";)", "unsupported option 'pcre'"),
-	   "unsupported option refused");
+	ok(bad("alert tcp any any -> any 80 (sid:1; byte_test:1,>,3,0;)",
+	       "unsupported option 'byte_test'"), "unsupported option refused");
 	ok(bad("alert tcp any any -> any 80 (sid:1; nocase;)", "nocase without a content"),
 	   "nocase needs content");
 	ok(bad("alert tcp any any -> any 80 (content:\"|4|\"; sid:1;)", "bad content"),
@@ -151,5 +318,8 @@ int main(void)
 	n = tp_build(f, 6, A, 1, B, 80, "x", 1);
 	ok(r && kvmon_rules_match(r, f, n, on_hit, &h) == 0, "empty rule set matches nothing");
 	kvmon_rules_free(r);
+	payload_options();
+	lists_and_vars();
+	flow_option();
 	return tap_done();
 }
