@@ -857,6 +857,9 @@ KVMON_API void kvmon_fim_config_free(struct kvmon_fim_config *c);
  * it (a directory not excluded by a negative rule). */
 KVMON_API unsigned kvmon_fim_config_match(const struct kvmon_fim_config *c,
 					  const char *path, bool *descend);
+/* SHA-256 (hex) of the configuration text: a baseline is only reused
+ * incrementally under the rules it was made with. */
+KVMON_API const char *kvmon_fim_config_id(const struct kvmon_fim_config *c);
 /* "p+u+sha256" -> attribute bits (predefined groups allowed); -1 on error. */
 KVMON_API int kvmon_fim_attrs_parse(const char *expr, unsigned *attrs);
 
@@ -908,6 +911,26 @@ typedef int (*kvmon_fim_finding_fn)(void *opaque, const char *path, int kind,
 KVMON_API int kvmon_fim_compare(const struct kvmon_fim_db *base,
 				const struct kvmon_fim_db *now,
 				kvmon_fim_finding_fn fn, void *opaque);
+/*
+ * Incremental scan: the same database kvmon_fim_scan would produce, from
+ * kvmon_fs_changes() over d (a view opened with since = the bitmap that
+ * marks base's snapshot) and the block map map taken with base. Paths
+ * proven unchanged (SAME) are copied from base without being read; the
+ * others are re-stat'ed, and re-hashed when their data may have changed.
+ */
+struct kvmon_fim_incr_stats {
+	uint64_t paths;     /* selected paths in the result */
+	uint64_t copied;    /* taken from the baseline unread */
+	uint64_t examined;  /* re-stat'ed (MAYBE, ADDED) */
+	uint64_t hashed;    /* files re-hashed */
+};
+KVMON_API struct kvmon_fim_db *
+kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
+		       const struct kvmon_fsmap *map,
+		       const struct kvmon_fim_config *c,
+		       const struct kvmon_fim_db *base,
+		       const struct kvmon_fim_scan_opts *o,
+		       struct kvmon_fim_incr_stats *st);
 /* ================================================================= end fim */
 
 /* ================================================================ cages

@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <regex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@ struct kvmon_fim_config {
 	size_t nrules;
 	struct group groups[CFG_MAX_GROUPS];
 	size_t ngroups;
+	char id[65];  /* SHA-256 of the text, hex */
 };
 
 static const struct {
@@ -274,6 +276,17 @@ struct kvmon_fim_config *kvmon_fim_config_parse(const char *text, size_t len)
 		kvmon_set_error(EINVAL, "no selection rules");
 		goto fail;
 	}
+	{
+		static const char hx[] = "0123456789abcdef";
+		unsigned char md[32];
+		unsigned n = 0, i;
+
+		EVP_Digest(text, len, md, &n, EVP_sha256(), NULL);
+		for (i = 0; i < 32; i++) {
+			c->id[2 * i] = hx[md[i] >> 4];
+			c->id[2 * i + 1] = hx[md[i] & 15];
+		}
+	}
 	return c;
 fail:
 	kvmon_fim_config_free(c);
@@ -295,6 +308,11 @@ struct kvmon_fim_config *kvmon_fim_config_load(const char *path)
 	if (!c)
 		kvmon_error_prefix("%s", path);
 	return c;
+}
+
+const char *kvmon_fim_config_id(const struct kvmon_fim_config *c)
+{
+	return c ? c->id : "";
 }
 
 void kvmon_fim_config_free(struct kvmon_fim_config *c)

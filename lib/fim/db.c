@@ -88,6 +88,16 @@ void fim_db_sort(struct kvmon_fim_db *db)
 	db->n = o;
 }
 
+const struct fim_entry *fim_db_find(const struct kvmon_fim_db *db,
+				    const char *path)
+{
+	struct fim_entry key = { .path = (char *)path };
+
+	if (!db || !db->n)
+		return NULL;
+	return bsearch(&key, db->e, db->n, sizeof(*db->e), entry_cmp);
+}
+
 size_t kvmon_fim_db_count(const struct kvmon_fim_db *db)
 {
 	return db ? db->n : 0;

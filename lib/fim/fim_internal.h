@@ -28,6 +28,7 @@ struct fim_entry {
 	unsigned char sha256[32];
 	unsigned char sha512[64];
 	int hash_err;               /* errno of a failed read, 0 if hashed */
+	bool copied;                /* hashes taken from the baseline */
 };
 
 struct fim_meta {
@@ -49,6 +50,15 @@ void fim_db_sort(struct kvmon_fim_db *db);
 /* Parse a database image in memory (MAC checked first). */
 struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
 				  const unsigned char *key, size_t keylen);
+/* scan.c: stat (+ xattrs, symlink target) one path into db (takes path);
+ * hash every regular file of db not yet hashed, in parallel. */
+int fim_record(struct kvmon_fs *fs, struct kvmon_fim_db *db, char *path,
+	       uint64_t ino, unsigned attrs);
+int fim_hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
+		 const struct kvmon_fim_scan_opts *o, uint64_t *hashed);
+/* db.c: the entry for path, or NULL (binary search). */
+const struct fim_entry *fim_db_find(const struct kvmon_fim_db *db,
+				    const char *path);
 /* Serialise without/with the MAC line. */
 char *fim_db_format(const struct kvmon_fim_db *db, const unsigned char *key,
 		    size_t keylen, size_t *len);

@@ -172,14 +172,15 @@ out:
 	return rc;
 }
 
-static int record(struct walker *w, char *path, uint64_t ino, unsigned attrs)
+int fim_record(struct kvmon_fs *fs, struct kvmon_fim_db *db, char *path,
+	       uint64_t ino, unsigned attrs)
 {
 	struct fim_entry e = { .path = path, .attrs = attrs, .ino = ino };
 	struct kvmon_fs_stat st;
 
-	if (kvmon_fs_stat(w->fs, ino, &st) < 0) {
+	if (kvmon_fs_stat(fs, ino, &st) < 0) {
 		e.hash_err = kvmon_get_errno() ? kvmon_get_errno() : EIO;
-		return fim_db_add(w->db, &e);
+		return fim_db_add(db, &e);
 	}
 	e.mode = st.mode;
 	e.uid = st.uid;
@@ -194,11 +195,11 @@ static int record(struct walker *w, char *path, uint64_t ino, unsigned attrs)
 		e.attrs &= ~(unsigned)(KVMON_FIM_SHA256 | KVMON_FIM_SHA512);
 	if (!S_ISLNK(st.mode))
 		e.attrs &= ~(unsigned)KVMON_FIM_LNAME;
-	if ((e.attrs & KVMON_FIM_XATTRS) && hash_xattrs(w->fs, ino, e.xattrs) < 0)
+	if ((e.attrs & KVMON_FIM_XATTRS) && hash_xattrs(fs, ino, e.xattrs) < 0)
 		e.hash_err = EIO;
 	if (e.attrs & KVMON_FIM_LNAME) {
 		char target[FIM_MAX_PATH + 1];
-		ssize_t n = kvmon_fs_readlink(w->fs, ino, target, sizeof(target));
+		ssize_t n = kvmon_fs_readlink(fs, ino, target, sizeof(target));
 
 		if (n > 0)
 			e.lname = strdup(target);
@@ -209,7 +210,7 @@ static int record(struct walker *w, char *path, uint64_t ino, unsigned attrs)
 			return kvmon_set_error(ENOMEM, "out of memory");
 		}
 	}
-	return fim_db_add(w->db, &e);
+	return fim_db_add(db, &e);
 }
 
 static int walk(struct walker *w, const char *dir, uint64_t dir_ino,
@@ -250,7 +251,7 @@ static int visit(struct walker *w, const char *dir, const struct child *c,
 		free(path);
 		return 0;
 	}
-	return record(w, path, c->ino, attrs);
+	return fim_record(w->fs, w->db, path, c->ino, attrs);
 }
 
 static int walk(struct walker *w, const char *dir, uint64_t dir_ino,
@@ -379,8 +380,8 @@ static unsigned job_count(const struct kvmon_fim_scan_opts *o)
 	return n < 1 ? 1 : n > MAX_JOBS ? MAX_JOBS : (unsigned)n;
 }
 
-static int hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
-		    const struct kvmon_fim_scan_opts *o)
+int fim_hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
+		 const struct kvmon_fim_scan_opts *o, uint64_t *hashed)
 {
 	struct hasher h = { .fs = fs, .db = db, .o = o };
 	pthread_t th[MAX_JOBS];
@@ -391,7 +392,7 @@ static int hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
 	if (!h.jobs)
 		return kvmon_set_error(ENOMEM, "out of memory");
 	for (i = 0; i < db->n; i++)
-		if (!db->e[i].hash_err &&
+		if (!db->e[i].hash_err && !db->e[i].copied &&
 		    (db->e[i].attrs & (KVMON_FIM_SHA256 | KVMON_FIM_SHA512)))
 			h.jobs[h.njobs++] = i;
 	pthread_mutex_init(&h.lock, NULL);
@@ -407,6 +408,8 @@ static int hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
 	pthread_mutex_destroy(&h.lock);
 	if (o && o->progress)
 		o->progress(o->opaque, atomic_load(&h.files), atomic_load(&h.bytes));
+	if (hashed)
+		*hashed = h.njobs;
 	free(h.jobs);
 	return 0;
 }
@@ -432,10 +435,10 @@ struct kvmon_fim_db *kvmon_fim_scan(struct kvmon_fs *fs,
 	if (attrs) {
 		char *root = kvmon_strdup("/");
 
-		if (!root || record(&w, root, KVMON_FS_ROOT_INO, attrs) < 0)
+		if (!root || fim_record(fs, w.db, root, KVMON_FS_ROOT_INO, attrs) < 0)
 			goto fail;
 	}
-	if (hash_all(fs, w.db, o) < 0)
+	if (fim_hash_all(fs, w.db, o, NULL) < 0)
 		goto fail;
 	fim_db_sort(w.db);
 	free(w.dirs.v);

@@ -12,6 +12,9 @@
 #include <libgen.h>
 #include <limits.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,7 +347,8 @@ static int on_finding(void *opaque, const char *path, int kind,
 }
 
 static int report(struct fim_cli *f, const struct kvmon_fim_db *base,
-		  const struct kvmon_fim_db *now, const char *mode)
+		  const struct kvmon_fim_db *now, const char *mode,
+		  const struct kvmon_fim_incr_stats *st)
 {
 	unsigned long total;
 
@@ -361,12 +365,26 @@ static int report(struct fim_cli *f, const struct kvmon_fim_db *base,
 		json_object_object_add(o, "added", json_object_new_uint64(f->added));
 		json_object_object_add(o, "removed", json_object_new_uint64(f->removed));
 		json_object_object_add(o, "changed", json_object_new_uint64(f->changed));
+		if (!strcmp(mode, "incremental")) {
+			struct json_object *i = json_object_new_object();
+
+			json_object_object_add(i, "copied", json_object_new_uint64(st->copied));
+			json_object_object_add(i, "examined", json_object_new_uint64(st->examined));
+			json_object_object_add(i, "hashed", json_object_new_uint64(st->hashed));
+			json_object_object_add(o, "incremental", i);
+		}
 		json_object_object_add(o, "findings", f->list);
 		f->list = NULL;
 		cli_emit(o);
 	} else if (!f->alerts) {
-		printf("%lu added, %lu removed, %lu changed (%zu paths, %s check)\n",
+		printf("%lu added, %lu removed, %lu changed (%zu paths, %s check",
 		       f->added, f->removed, f->changed, kvmon_fim_db_count(now), mode);
+		if (!strcmp(mode, "incremental"))
+			printf("; %llu unchanged unread, %llu re-examined, %llu re-hashed",
+			       (unsigned long long)st->copied,
+			       (unsigned long long)st->examined,
+			       (unsigned long long)st->hashed);
+		printf(")\n");
 	}
 	json_object_put(f->list);
 	f->list = NULL;
@@ -394,11 +412,252 @@ static struct kvmon_fim_db *scan(struct fim_cli *f,
 	return db;
 }
 
+/* --------------------------------------------- baseline marker (VM only) */
+
+/* The dirty bitmap that marks a baseline's snapshot: kvmon-fim-ID-gN. */
+struct marker {
+	char id[17];
+	unsigned gen;
+	char name[64];
+	char map[PATH_MAX];
+};
+
+static bool marker_parse(const char *bitmap, struct marker *m)
+{
+	unsigned gen;
+	char id[17];
+	int end = 0;
+
+	if (!bitmap || sscanf(bitmap, "kvmon-fim-%16[0-9a-f]-g%u%n", id, &gen, &end) != 2 ||
+	    bitmap[end] || gen == 0 || gen > 1000000000u)
+		return false;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	m->gen = gen;
+	snprintf(m->name, sizeof(m->name), "kvmon-fim-%s-g%u", id, gen);
+	return true;
+}
+
+static int marker_next(const struct kvmon_fim_db *base, struct marker *m)
+{
+	unsigned char r[8];
+	char id[17];
+
+	if (base && marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), m)) {
+		m->gen++;
+	} else {
+		if (RAND_bytes(r, sizeof(r)) != 1)
+			return -1;
+		for (int i = 0; i < 8; i++)
+			snprintf(id + 2 * i, 3, "%02x", r[i]);
+		snprintf(m->id, sizeof(m->id), "%s", id);
+		m->gen = 1;
+	}
+	snprintf(m->name, sizeof(m->name), "kvmon-fim-%s-g%u", m->id, m->gen);
+	return 0;
+}
+
+static void note(struct fim_cli *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void note(struct fim_cli *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	(void)f;
+	cli_progress_done();
+	fputs("kvmon fim: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int file_sha256(const char *path, char hex[65])
+{
+	unsigned char md[32], buf[65536];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	unsigned n = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+
+	if (fd >= 0 && ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+		while ((r = read(fd, buf, sizeof(buf))) > 0)
+			EVP_DigestUpdate(ctx, buf, (size_t)r);
+		if (r == 0 && EVP_DigestFinal_ex(ctx, md, &n) == 1) {
+			for (int i = 0; i < 32; i++)
+				snprintf(hex + 2 * i, 3, "%02x", md[i]);
+			rc = 0;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	EVP_MD_CTX_free(ctx);
+	return rc;
+}
+
+/* The block map of base, if it is still the one the database names. */
+static struct kvmon_fsmap *load_map(struct fim_cli *f,
+				    const struct kvmon_fim_db *base,
+				    struct kvmon_fim_config *cfg)
+{
+	const char *path = kvmon_fim_db_get_meta(base, "map");
+	const char *want = kvmon_fim_db_get_meta(base, "map_sha256");
+	const char *conf = kvmon_fim_db_get_meta(base, "config");
+	struct kvmon_fsmap *m;
+	char got[65];
+
+	if (!path || !want || !kvmon_fim_db_get_meta(base, "bitmap")) {
+		note(f, "the baseline has no dirty-bitmap marker: full check");
+		return NULL;
+	}
+	if (!conf || strcmp(conf, kvmon_fim_config_id(cfg))) {
+		note(f, "the rules changed since the baseline: full check");
+		return NULL;
+	}
+	if (file_sha256(path, got) < 0 || strcmp(got, want)) {
+		note(f, "block map %s missing or not the baseline's: full check", path);
+		return NULL;
+	}
+	m = kvmon_fsmap_load(path);
+	if (!m)
+		note(f, "block map %s: %s: full check", path, kvmon_get_error());
+	return m;
+}
+
+/* Record the block map for marker m next to the database. */
+static bool save_map(struct fim_cli *f, struct marker *m, struct kvmon_fim_db *now)
+{
+	struct kvmon_fsmap *map = kvmon_fsmap_build(f->cd.fs);
+	char sha[65];
+	bool ok = false;
+
+	if (snprintf(m->map, sizeof(m->map), "%s.g%u.map", f->db, m->gen) >=
+	    (int)sizeof(m->map)) {
+		kvmon_fsmap_free(map);
+		return false;
+	}
+	if (map && kvmon_fsmap_set_marker(map, NULL, m->name) == 0 &&
+	    kvmon_fsmap_save(map, m->map) == 0 && file_sha256(m->map, sha) == 0 &&
+	    kvmon_fim_db_set_meta(now, "bitmap", m->name) == 0 &&
+	    kvmon_fim_db_set_meta(now, "map", m->map) == 0 &&
+	    kvmon_fim_db_set_meta(now, "map_sha256", sha) == 0)
+		ok = true;
+	if (!ok)
+		note(f, "no block map (%s): later checks will be full",
+		     kvmon_get_error());
+	kvmon_fsmap_free(map);
+	return ok;
+}
+
+/* ------------------------------------------------------------ run */
+
+struct plan {
+	struct marker track, since;
+	bool tracking, incremental;
+	struct kvmon_fsmap *map;
+	struct kvmon_fim_incr_stats st;
+};
+
+static void plan_marker(struct fim_cli *f, struct plan *p,
+			const struct kvmon_fim_db *base,
+			struct kvmon_fim_config *cfg)
+{
+	bool vm = !f->cd.image;
+
+	if (f->incremental && !vm)
+		note(f, "an image at rest has no dirty bitmap: full check");
+	if (f->incremental && vm) {
+		p->map = load_map(f, base, cfg);
+		if (p->map && marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since))
+			p->incremental = true;
+	}
+	if (vm && f->cmd != FIM_CHECK && marker_next(base, &p->track) == 0)
+		p->tracking = true;
+}
+
+static int open_planned(struct fim_cli *f, struct plan *p)
+{
+	struct kvmon_disk_opts o = { 0 };
+
+	if (f->cd.image || (!p->tracking && !p->incremental))
+		return open_disk(f, NULL);
+	o.track = p->tracking ? p->track.name : NULL;
+	o.since = p->incremental ? p->since.name : NULL;
+	if (open_disk(f, &o) == 0)
+		return 0;
+	if (kvmon_get_errno() != ENOENT && kvmon_get_errno() != ENOSYS &&
+	    kvmon_get_errno() != EEXIST && kvmon_get_errno() != ENOTSUP)
+		return -1;
+	note(f, "%s: %s", p->incremental ? "full check" : "no baseline marker",
+	     kvmon_get_error());
+	close_disk(f, &(int){ 0 });
+	p->incremental = false;
+	p->tracking = false;
+	return open_disk(f, NULL);
+}
+
+static struct kvmon_fim_db *scan_planned(struct fim_cli *f, struct plan *p,
+					 const struct kvmon_fim_db *base,
+					 const struct kvmon_fim_config *cfg)
+{
+	struct kvmon_fim_scan_opts so = { .jobs = f->jobs, .progress = progress };
+	struct kvmon_fim_db *db;
+
+	if (p->incremental) {
+		db = kvmon_fim_scan_changes(f->cd.fs, f->cd.d, p->map, cfg, base, &so,
+					    &p->st);
+		cli_progress_done();
+		if (db)
+			return db;
+		note(f, "%s: full check", kvmon_get_error());
+		p->incremental = false;
+	}
+	return scan(f, cfg);
+}
+
+static void emit_init(struct fim_cli *f, const struct kvmon_fim_db *now,
+		      const struct plan *p)
+{
+	if (f->c.json) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "db", json_object_new_string(f->db));
+		json_object_object_add(o, "paths",
+				       json_object_new_uint64(kvmon_fim_db_count(now)));
+		json_object_object_add(o, "marker", p->tracking
+				       ? json_object_new_string(p->track.name) : NULL);
+		cli_emit(o);
+	} else if (!f->alerts) {
+		printf("baseline: %zu paths in %s\n", kvmon_fim_db_count(now), f->db);
+	}
+}
+
+/* After the new baseline is safely written: drop the old marker. */
+static void retire(struct fim_cli *f, const struct kvmon_fim_db *base,
+		   const struct plan *p)
+{
+	struct marker old;
+	const char *map = kvmon_fim_db_get_meta(base, "map");
+	struct kvmon_vm *vm;
+
+	if (!base || !marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &old) ||
+	    (p->tracking && !strcmp(old.name, p->track.name)) || f->cd.image)
+		return;
+	vm = cli_open_vm(&f->c);
+	if (vm && kvmon_disk_bitmap_remove(vm, NULL, old.name) < 0 &&
+	    kvmon_get_errno() != ENOENT)
+		note(f, "old marker %s stays: %s", old.name, kvmon_get_error());
+	kvmon_vm_close(vm);
+	if (map && (!p->tracking || strcmp(map, p->track.map)))
+		unlink(map);
+}
+
 static int run(struct fim_cli *f)
 {
 	unsigned char key[KVMON_FIM_KEY_LEN];
 	struct kvmon_fim_config *cfg = NULL;
 	struct kvmon_fim_db *base = NULL, *now = NULL;
+	struct plan p = { 0 };
+	bool mapped = false;
 	int rc = EXIT_ERROR;
 
 	if (f->cmd == FIM_INIT && !f->force && access(f->db, F_OK) == 0)
@@ -408,49 +667,45 @@ static int run(struct fim_cli *f)
 		return cli_lib_fail(&f->c, "configuration");
 	if (load_key(f, key) < 0)
 		goto out;
-	if (f->cmd != FIM_INIT) {
+	if (f->cmd != FIM_INIT || f->force) {
 		base = kvmon_fim_db_load(f->db, key, sizeof(key));
-		if (!base) {
+		if (!base && f->cmd != FIM_INIT) {
 			rc = cli_lib_fail(&f->c, "baseline database");
 			goto out;
 		}
 	}
-	if (open_disk(f, NULL) < 0)
+	plan_marker(f, &p, base, cfg);
+	if (open_planned(f, &p) < 0)
 		goto close;
-	now = scan(f, cfg);
+	now = scan_planned(f, &p, base, cfg);
 	if (!now)
 		goto close;
+	if (p.tracking)
+		mapped = save_map(f, &p.track, now);
+	rc = EXIT_OK;
 	close_disk(f, &rc);
-	if (f->cmd == FIM_INIT) {
-		rc = EXIT_OK;
-	} else {
-		rc = report(f, base, now, "full");
-	}
+	if (rc != EXIT_OK)
+		goto out;
+	if (f->cmd != FIM_INIT)
+		rc = report(f, base, now, p.incremental ? "incremental" : "full", &p.st);
 	if (f->cmd != FIM_CHECK) {
-		if (kvmon_fim_db_save(now, f->db, key, sizeof(key)) < 0) {
+		if (kvmon_fim_db_set_meta(now, "config", kvmon_fim_config_id(cfg)) < 0 ||
+		    kvmon_fim_db_save(now, f->db, key, sizeof(key)) < 0) {
 			rc = cli_lib_fail(&f->c, f->db);
 			goto out;
 		}
-		if (f->cmd == FIM_INIT) {
-			if (f->c.json) {
-				struct json_object *o = json_object_new_object();
-
-				json_object_object_add(o, "db", json_object_new_string(f->db));
-				json_object_object_add(o, "paths",
-						       json_object_new_uint64(kvmon_fim_db_count(now)));
-				cli_emit(o);
-			} else if (!f->alerts) {
-				printf("baseline: %zu paths in %s\n",
-				       kvmon_fim_db_count(now), f->db);
-			}
-		}
+		if (f->cmd == FIM_INIT)
+			emit_init(f, now, &p);
+		retire(f, base, &p);
 	}
+	(void)mapped;
 	goto out;
 close:
 	close_disk(f, &rc);
 	rc = EXIT_ERROR;
 out:
 	OPENSSL_cleanse(key, sizeof(key));
+	kvmon_fsmap_free(p.map);
 	kvmon_fim_db_free(base);
 	kvmon_fim_db_free(now);
 	kvmon_fim_config_free(cfg);

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * kvmon fim on the real guest: baseline of a running VM, then the guest
+ * creates, modifies (content only; metadata only: chmod, chown, touch),
+ * deletes and renames files through the test-control channel and syncs;
+ * the full check (and the incremental one, when the disk keeps a dirty
+ * bitmap) reports exactly those; no change -> zero findings; a tampered
+ * database is refused; update then check -> clean; alerts in the shared
+ * format; nothing left in QEMU.
+ */
+#define _GNU_SOURCE
+#include "kvmon.h"
+#include "../tap.h"
+#include "../support/tguest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[4096], base[65536];
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+	char cmd[131072];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static void cleanup(void)
+{
+	if (*dir)
+		sh("rm -rf '%s'", dir);
+}
+
+static int fleece_leftovers(struct kvmon_vm *vm)
+{
+	static const char *q[] = { "query-block-exports", "query-block-jobs",
+				   "query-named-block-nodes" };
+	int n = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		char *r = NULL;
+
+		if (kvmon_qmp_execute(kvmon_vm_qmp(vm), q[i], NULL, &r) < 0)
+			return -1;
+		if (strstr(r, "kvmon-fleece-"))
+			n++;
+		kvmon_free(r);
+	}
+	kvmon_vm_disconnect(vm);
+	return n;
+}
+
+static int guest(struct tctl *c, const char *cmd)
+{
+	char *out = NULL;
+	int rc = tctl_run(c, cmd, &out, 60000);
+
+	if (rc != 0)
+		diag("guest: %s -> %d: %s", cmd, rc, out ? out : "");
+	free(out);
+	return rc;
+}
+
+/* The findings of a --json report, as "kind path attr,attr" lines (sorted)
+ * in dir/NAME.txt, checked against the expected set by python. */
+static const char expect_py[] =
+	"import json,sys\n"
+	"d=json.load(open(sys.argv[1]))\n"
+	"got={(f['change'],f['path']):sorted(f.get('attrs',{}).keys()) for f in d['findings']}\n"
+	"want={('added','/root/fim/new.txt'):[], ('removed','/root/fim/gone.txt'):[],\n"
+	"      ('removed','/root/fim/old-name'):[], ('added','/root/fim/new-name'):[]}\n"
+	"need={('changed','/root/fim/content.txt'):{'sha256'},\n"
+	"      ('changed','/root/fim/meta.txt'):{'mode'},\n"
+	"      ('changed','/root/fim/owner.txt'):{'uid','gid'},\n"
+	"      ('changed','/root/fim/touched.txt'):{'mtime'},\n"
+	"      ('changed','/root/fim'):{'mtime'}}\n"
+	"never={('changed','/root/fim/meta.txt'):{'sha256','mtime'},\n"
+	"       ('changed','/root/fim/owner.txt'):{'sha256','mtime'},\n"
+	"       ('changed','/root/fim/touched.txt'):{'sha256'}}\n"
+	"bad=[]\n"
+	"if set(got)!=set(want)|set(need): bad.append('paths differ: extra %s missing %s'%(\n"
+	"    sorted(set(got)-set(want)-set(need)), sorted(set(want)|set(need)-set(got))))\n"
+	"for k,v in need.items():\n"
+	"    if k in got and not v<=set(got[k]): bad.append('%s lacks %s: %s'%(k,v,got[k]))\n"
+	"for k,v in never.items():\n"
+	"    if k in got and v&set(got[k]): bad.append('%s must not have %s: %s'%(k,v,got[k]))\n"
+	"if d['mode']!=sys.argv[2]: bad.append('mode %s'%d['mode'])\n"
+	"print('\\n'.join(bad) or 'ok')\n"
+	"sys.exit(1 if bad else 0)\n";
+
+static void check_findings(const char *what, const char *json, const char *mode)
+{
+	int rc = sh("python3 '%s/expect.py' '%s' %s > '%s/why' 2>&1", dir, json, mode,
+		    dir);
+
+	if (rc) {
+		sh("cat '%s/why' | sed 's/^/# /'", dir);
+		sh("head -c 4000 '%s' | sed 's/^/# /'", json);
+	}
+	ok(rc == 0, "%s: exactly the created, content-modified, chmod/chown/touch'ed, "
+	   "deleted and renamed files", what);
+}
+
+int main(void)
+{
+	const char *kvmon = getenv("KVMON");
+	struct kvmon_vm *vm;
+	struct tctl *c;
+	char json[4200];
+	FILE *f;
+	int rc;
+
+	tguest_require();
+	if (!kvmon)
+		bail("$KVMON not set");
+	snprintf(dir, sizeof(dir), "%s/fim-%d", tguest_root(), (int)getpid());
+	if (sh("mkdir -p '%s'", dir))
+		bail("cannot create %s", dir);
+	atexit(cleanup);
+	f = fopen(strcat(strcpy(json, dir), "/expect.py"), "w");
+	if (!f)
+		bail("cannot write expect.py");
+	fputs(expect_py, f);
+	fclose(f);
+	/* What the guest's services change (logs, heartbeat, spool) is not
+	 * selected: /var is not, and neither are /tmp and /run (tmpfs). */
+	f = fopen(strcat(strcpy(json, dir), "/fim.conf"), "w");
+	if (!f)
+		bail("cannot write fim.conf");
+	fputs("NORMAL = R\n=/ t+p+u+g\n/etc NORMAL\n/bin NORMAL\n/sbin NORMAL\n"
+	      "/usr NORMAL\n/root NORMAL\n", f);
+	fclose(f);
+
+	vm = tguest_start("fim");
+	if (!vm)
+		bail("boot failed: %s", kvmon_get_error());
+	c = tctl_open(vm);
+	if (!c)
+		bail("control channel: %s", kvmon_get_error());
+	kvmon_vm_disconnect(vm); /* QEMU serves one QMP client: the CLI's turn */
+	snprintf(base, sizeof(base), "TMPDIR='%s' '%s' fim --qmp '%s' --config '%s/fim.conf' "
+		 "--db '%s/fim.db' --key-file '%s/fim.key' --jobs 2", dir, kvmon,
+		 kvmon_vm_path(vm, "qmp"), dir, dir, dir);
+
+	ok(guest(c, "mkdir -p /root/fim && cd /root/fim && echo same-size-1 > content.txt && "
+		 "echo meta > meta.txt && echo owner > owner.txt && echo touch > touched.txt && "
+		 "echo bye > gone.txt && echo moving > old-name && "
+		 "touch -d '2021-02-03 04:05:06' touched.txt && sync") == 0,
+	   "guest: test files created and synced");
+	rc = sh("%s init > '%s/init.out' 2>&1", base, dir);
+	ok(rc == 0, "kvmon fim init on the running VM (exit %d)", rc);
+	if (rc)
+		sh("sed 's/^/# /' '%s/init.out'", dir);
+	rc = sh("%s check --json > '%s/clean.json'", base, dir);
+	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/clean.json')); "
+			 "assert d['paths']>1000 and not d['findings'], d\"", dir) == 0,
+	   "check on an unchanged guest: zero findings, > 1000 paths (exit %d)", rc);
+
+	ok(guest(c, "cd /root/fim && echo same-size-2 > content.txt && chmod 600 meta.txt && "
+		 "chown 1:1 owner.txt && touch touched.txt && rm gone.txt && "
+		 "mv old-name new-name && echo new > new.txt && sync") == 0,
+	   "guest: create, modify content, chmod, chown, touch, delete, rename; sync");
+
+	snprintf(json, sizeof(json), "%s/full.json", dir);
+	rc = sh("%s check --json > '%s'", base, json);
+	ok(rc == 1, "full check: exit 1 (%d)", rc);
+	check_findings("full check", json, "full");
+
+	snprintf(json, sizeof(json), "%s/incr.json", dir);
+	rc = sh("%s check --incremental --json > '%s' 2> '%s/incr.err'", base, json, dir);
+	ok(rc == 1, "incremental check: exit 1 (%d)", rc);
+	if (rc != 1)
+		sh("sed 's/^/# /' '%s/incr.err'", dir);
+	check_findings("incremental check", json, "incremental");
+
+	rc = sh("%s check --alerts > '%s/alerts' 2>/dev/null", base, dir);
+	ok(rc == 1 && sh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/alerts')]; "
+			 "assert len(a)==9 and all(x['detector']=='fim' and x['vm'] and x['time'] "
+			 "and x['details']['path'].startswith('/root/fim') for x in a), a\"",
+			 dir) == 0, "--alerts: 9 alerts in the kvmon watch format");
+
+	sh("cp '%s/fim.db' '%s/fim.db.orig' && sed -i 's|^e /root/fim/meta.txt \\([0-9a-f]*\\) 100644|"
+	   "e /root/fim/meta.txt \\1 100600|' '%s/fim.db'", dir, dir, dir);
+	rc = sh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir);
+	ok(rc == 1, "database edited (meta.txt's mode set to what the guest made it)");
+	rc = sh("%s check > /dev/null 2> '%s/tamper.err'", base, dir);
+	ok(rc == 2 && sh("grep -q tampered '%s/tamper.err'", dir) == 0,
+	   "tampered database: exit 2, says so (exit %d)", rc);
+	sh("cp '%s/fim.db.orig' '%s/fim.db'", dir, dir);
+
+	rc = sh("%s update > /dev/null 2>&1", base);
+	ok(rc == 1, "update: reports the changes, exit 1 (%d)", rc);
+	rc = sh("%s check > '%s/after.out' 2>&1", base, dir);
+	ok(rc == 0, "after update: check clean (exit %d)", rc);
+	if (rc)
+		sh("sed 's/^/# /' '%s/after.out'", dir);
+	rc = sh("%s check --incremental > '%s/after.out' 2>&1", base, dir);
+	ok(rc == 0, "after update: incremental check clean (exit %d)", rc);
+	if (rc)
+		sh("sed 's/^/# /' '%s/after.out'", dir);
+
+	ok(fleece_leftovers(vm) == 0, "no fleecing export, job or node left in QEMU");
+	tctl_close(c);
+	ok(tguest_stop(vm) == 0, "guest stopped");
+	return tap_done();
+}
