@@ -720,5 +720,9 @@ int kvmon_fs_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 {
 	if (!d)
 		return kvmon_set_error(EINVAL, "changes: no disk");
+	if (fs && kvmon_fs_disk(fs) != d)
+		return kvmon_set_error(EINVAL, "changes: the file system is not "
+				       "on this disk (LVM volumes are not "
+				       "supported)");
 	return kvmon_fs_changes_with(fs, disk_dirty, d, base, fn, opaque);
 }

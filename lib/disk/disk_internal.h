@@ -25,6 +25,8 @@ struct kvmon_disk {
 	struct kvmon_disk *base;     /* volume view: reads map to base (volume.c) */
 	struct kvmon_vseg *segs;     /* sorted by lstart, contiguous from 0 */
 	size_t nsegs;
+	unsigned sector_size;   /* 0: not known yet (512 assumed); part.c */
+	unsigned sector_set;    /* set explicitly: no detection */
 	char dirty_ctx[160];    /* "qemu:dirty-bitmap:NAME" or "" */
 	char desc[256];         /* for messages */
 };
@@ -36,6 +38,8 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 /* The exported temporary copy of opts.since (NULL if none); the disk node. */
 const char *kvmon_fleece_bitmap(const struct kvmon_fleece *f);
 const char *kvmon_fleece_node(const struct kvmon_fleece *f);
+/* The bitmap opts.track created (NULL if none). */
+const char *kvmon_fleece_track(const struct kvmon_fleece *f);
 const char *kvmon_fleece_socket(const struct kvmon_fleece *f);
 const char *kvmon_fleece_export_name(const struct kvmon_fleece *f);
 /* Remove everything the export created (export, job, node, server, files). */

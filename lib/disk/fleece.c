@@ -62,6 +62,11 @@ const char *kvmon_fleece_node(const struct kvmon_fleece *f)
 	return f->node;
 }
 
+const char *kvmon_fleece_track(const struct kvmon_fleece *f)
+{
+	return f->track[0] ? f->track : NULL;
+}
+
 static struct json_object *jstr(const char *s)
 {
 	return json_object_new_string(s);

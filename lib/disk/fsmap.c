@@ -442,6 +442,19 @@ struct kvmon_fsmap *kvmon_fsmap_build(struct kvmon_fs *kfs)
 	}
 	if (build_walk(&b) < 0)
 		goto out;
+	{
+		/* The marker made with this view (opts.track), if any. */
+		struct kvmon_disk *d = kvmon_fs_disk(kfs);
+
+		if (d && d->fleece) {
+			kvmon_strlcpy(m->node, kvmon_fleece_node(d->fleece),
+				      sizeof(m->node));
+			if (kvmon_fleece_track(d->fleece))
+				kvmon_strlcpy(m->bitmap,
+					      kvmon_fleece_track(d->fleece),
+					      sizeof(m->bitmap));
+		}
+	}
 	finish_map(m);
 	rc = 0;
 out:

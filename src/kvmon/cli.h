@@ -159,6 +159,7 @@ struct cli_disk {
 	struct kvmon_vm *vm;
 	struct kvmon_disk *d;
 	struct kvmon_fs *fs;
+	const char *node, *track, *since; /* kvmon_disk_opts (baselines) */
 };
 /* Handle a DISK_LONG_OPTS option: 1 handled, 0 not, -1 error. */
 int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg);
@@ -166,6 +167,11 @@ int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg);
  * system. hold: INT/TERM/HUP wait until cli_close_disk (no leftovers). */
 int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold);
 int cli_close_disk(struct cli *c, struct cli_disk *cd);
+/* kvmon disk baseline|changes|drop-baseline FILE (disk_baseline.c). */
+int cli_disk_baseline(struct cli *c, struct cli_disk *cd, const char *sub,
+		      const char *file, const char *bitmap);
+/* Why bits of kvmon_fs_changes as words ("inode,data"); buf >= 40. */
+const char *cli_why(unsigned why, char *buf, size_t size);
 int cmd_disk(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 /* file integrity (cmd_fim.c) */

@@ -12,14 +12,24 @@
 #include <sys/stat.h>
 #include <time.h>
 
+enum { OPT_DISK_BITMAP = 0x390 };
+
 static const char disk_usage[] =
 	"Usage: kvmon disk parts|ls|stat|cat [OPTIONS] [PATH]\n"
+	"       kvmon disk baseline|changes|drop-baseline [OPTIONS] FILE\n"
 	"Read the VM's disk from the host, read-only: a point-in-time view\n"
 	"of a running VM (image fleecing over QMP, NBD), or an image at rest.\n"
 	"  parts            partition table (MBR, GPT) and LVM2 volumes\n"
 	"  ls PATH          directory listing (or one file) in the guest fs\n"
 	"  stat PATH        inode attributes of PATH\n"
 	"  cat PATH         file contents to stdout\n"
+	"  baseline FILE    start a baseline: a persistent dirty bitmap on the\n"
+	"                   VM's disk plus a block map of the file system, saved\n"
+	"                   in FILE (with the bitmap's name and disk node)\n"
+	"  changes FILE     paths ADDED, CHANGED or REMOVED since the baseline\n"
+	"                   (from the dirty blocks; exit 1 if any)\n"
+	"  drop-baseline FILE  remove the baseline's bitmap from the VM\n"
+	"  --bitmap NAME    baseline: bitmap name (default kvmon-base-TIME-PID)\n"
 	DISK_HELP
 	COMMON_HELP
 	"Exit: 0 ok, 1 PATH not found, 2 error.\n";
@@ -83,6 +93,10 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 	cd->vd = NULL;
 	if (hold)
 		hold_signals();
+	if (cd->image && (cd->track || cd->since)) {
+		cli_fail(c, "baselines need a running VM's dirty bitmap: no --image");
+		return -1;
+	}
 	if (cd->image) {
 		if (c->qmp) {
 			cli_fail(c, "--image reads a file: no --qmp");
@@ -94,10 +108,13 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 			return -1;
 		}
 	} else {
+		struct kvmon_disk_opts o = { .node = cd->node, .track = cd->track,
+					     .since = cd->since };
+
 		cd->vm = cli_open_vm(c);
 		if (!cd->vm)
 			return -1;
-		cd->d = kvmon_disk_open_vm(cd->vm, NULL, NULL);
+		cd->d = kvmon_disk_open_vm_opts(cd->vm, &o);
 		if (!cd->d) {
 			cli_lib_fail(c, "disk export");
 			cli_close_disk(c, cd);
@@ -282,10 +299,11 @@ int cmd_disk(int argc, char **argv)
 	static const struct option opts[] = {
 		COMMON_LONG_OPTS,
 		DISK_LONG_OPTS,
+		{ "bitmap", required_argument, NULL, OPT_DISK_BITMAP },
 		{ 0 }
 	};
 	struct cli_disk cd = { 0 };
-	const char *sub, *path = NULL;
+	const char *sub, *path = NULL, *bitmap = NULL;
 	struct kvmon_fs_stat st;
 	uint64_t ino;
 	struct cli c;
@@ -302,6 +320,10 @@ int cmd_disk(int argc, char **argv)
 			fputs(disk_usage, stdout);
 			return EXIT_OK;
 		}
+		if (opt == OPT_DISK_BITMAP) {
+			bitmap = optarg;
+			continue;
+		}
 		return cli_usage_error(&c, disk_usage);
 	}
 	if (optind >= argc)
@@ -310,6 +332,11 @@ int cmd_disk(int argc, char **argv)
 	if (!strcmp(sub, "parts")) {
 		if (optind != argc)
 			return cli_usage_error(&c, disk_usage);
+	} else if (!strcmp(sub, "baseline") || !strcmp(sub, "changes") ||
+		   !strcmp(sub, "drop-baseline")) {
+		if (optind + 1 != argc)
+			return cli_usage_error(&c, disk_usage);
+		return cli_disk_baseline(&c, &cd, sub, argv[optind], bitmap);
 	} else if (!strcmp(sub, "ls") || !strcmp(sub, "stat") ||
 		   !strcmp(sub, "cat")) {
 		if (optind + 1 != argc)

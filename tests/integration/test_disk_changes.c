@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Changed-part-only view on the real guest: a baseline (persistent dirty
+ * bitmap made in the fleecing transaction + block map), then the guest
+ * creates, modifies, chmods, deletes and renames files and syncs;
+ * kvmon_fs_changes and `kvmon disk changes` must report exactly those
+ * paths under the test directory and never SAME for a touched one. No
+ * leftovers: the temporary bitmaps are gone after close, the persistent
+ * one after kvmon_disk_bitmap_remove.
+ */
+#define _GNU_SOURCE
+#include "kvmon.h"
+#include "../tap.h"
+#include "../support/tguest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DIR_ "/root/chg"
+
+static struct kvmon_vm *vm;
+static char bitmap[64], work[4096], map_path[4200];
+
+struct seen {
+	char path[256];
+	int change;
+	unsigned why;
+	int n;
+};
+
+struct result {
+	struct seen s[64];
+	size_t n;
+	unsigned long same, maybe, added, removed, outside;
+};
+
+static int cb(void *opaque, const char *path, uint64_t ino, int change,
+	      unsigned why)
+{
+	struct result *r = opaque;
+
+	(void)ino;
+	r->same += change == KVMON_CHANGE_SAME;
+	r->maybe += change == KVMON_CHANGE_MAYBE;
+	r->added += change == KVMON_CHANGE_ADDED;
+	r->removed += change == KVMON_CHANGE_REMOVED;
+	if (strncmp(path, DIR_ "/", strlen(DIR_) + 1)) {
+		if (change != KVMON_CHANGE_SAME && strcmp(path, DIR_)) {
+			r->outside++;
+			diag("outside the test directory: %s %d why %#x", path,
+			     change, why);
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->s[i].path, path)) {
+			r->s[i].n++;
+			return 0;
+		}
+	if (r->n < 64) {
+		snprintf(r->s[r->n].path, sizeof(r->s[0].path), "%s", path);
+		r->s[r->n].change = change;
+		r->s[r->n].why = why;
+		r->s[r->n++].n = 1;
+	}
+	return 0;
+}
+
+static struct seen *get(struct result *r, const char *path)
+{
+	static struct seen none = { .change = -1 };
+
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->s[i].path, path))
+			return &r->s[i];
+	return &none;
+}
+
+/* Names of dirty bitmaps on the VM's block nodes (query-named-block-nodes). */
+static int bitmap_listed(const char *name)
+{
+	char *r = NULL;
+	int found;
+
+	if (kvmon_qmp_execute(kvmon_vm_qmp(vm), "query-named-block-nodes", NULL,
+			      &r) < 0)
+		return -1;
+	found = strstr(r, name) != NULL;
+	kvmon_free(r);
+	kvmon_vm_disconnect(vm);
+	return found;
+}
+
+static int changes(struct result *r)
+{
+	struct kvmon_disk_opts o = { .workdir = work, .since = bitmap };
+	struct kvmon_fsmap *m = kvmon_fsmap_load(map_path);
+	struct kvmon_disk *d;
+	struct kvmon_fs *fs = NULL;
+	int rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	if (!m)
+		return -1;
+	d = kvmon_disk_open_vm_opts(vm, &o);
+	if (d)
+		fs = kvmon_fs_open_part(d, 0);
+	if (fs)
+		rc = kvmon_fs_changes(fs, d, m, cb, r);
+	if (rc < 0)
+		diag("changes: %s", kvmon_get_error());
+	kvmon_fs_close(fs);
+	kvmon_disk_close(d);
+	kvmon_fsmap_free(m);
+	return rc;
+}
+
+static int guest(struct tctl *c, const char *cmd)
+{
+	char *out = NULL;
+	int rc = tctl_run(c, cmd, &out, 60000);
+
+	if (rc != 0)
+		diag("guest: %s -> %d: %s", cmd, rc, out ? out : "");
+	free(out);
+	return rc;
+}
+
+static void cleanup(void)
+{
+	if (vm && *bitmap)
+		kvmon_disk_bitmap_remove(vm, NULL, bitmap);
+	if (*map_path)
+		unlink(map_path);
+	if (*work)
+		rmdir(work);
+}
+
+int main(void)
+{
+	struct kvmon_disk_opts o = { 0 };
+	struct kvmon_disk *d;
+	struct kvmon_fs *fs;
+	struct kvmon_fsmap *m;
+	struct tctl *c;
+	struct result r;
+	char cmd[16384];
+	int rc;
+
+	tguest_require();
+	vm = tguest_start("dchg");
+	if (!vm)
+		bail("boot failed: %s", kvmon_get_error());
+	c = tctl_open(vm);
+	if (!c)
+		bail("no control channel");
+	snprintf(work, sizeof(work), "%s/dchg-%d", tguest_root(), (int)getpid());
+	snprintf(map_path, sizeof(map_path), "%s/base.map", work);
+	snprintf(bitmap, sizeof(bitmap), "kvmon-test-chg-%d", (int)getpid());
+	mkdir(work, 0700);
+	atexit(cleanup);
+
+	rc = guest(c, "mkdir -p " DIR_ " && cd " DIR_ " && echo a > content && "
+		      "echo b > mode && echo c > gone && echo d > old && "
+		      "echo e > same && head -c 200000 /dev/urandom > big && "
+		      "sync");
+	ok(rc == 0, "guest made the test files and synced");
+
+	/* Baseline: the bitmap is made in the snapshot's transaction. */
+	o.workdir = work;
+	o.track = bitmap;
+	d = kvmon_disk_open_vm_opts(vm, &o);
+	ok(d != NULL, "view opened with track=%s (%s)", bitmap,
+	   d ? "ok" : kvmon_get_error());
+	if (!d)
+		bail("no view");
+	fs = kvmon_fs_open_part(d, 0);
+	m = fs ? kvmon_fsmap_build(fs) : NULL;
+	ok(m != NULL, "block map of the guest file system built (%s)",
+	   m ? "ok" : kvmon_get_error());
+	if (!m)
+		bail("no map");
+	ok(!strcmp(kvmon_fsmap_bitmap(m), bitmap) &&
+	   !strcmp(kvmon_fsmap_node(m), "disk0"),
+	   "map records bitmap %s on node %s", kvmon_fsmap_bitmap(m),
+	   kvmon_fsmap_node(m));
+	ok(kvmon_fsmap_save(m, map_path) == 0, "map saved");
+	kvmon_fsmap_free(m);
+	kvmon_fs_close(fs);
+	ok(kvmon_disk_dirty(d, NULL, NULL) < 0, "view without since: no dirty "
+	   "ranges");
+	ok(kvmon_disk_close(d) == 0, "baseline view closed");
+	ok(bitmap_listed(bitmap) == 1, "persistent bitmap stays on the disk node");
+
+	d = kvmon_disk_open_vm_opts(vm, &o);
+	ok(!d && kvmon_get_errno() == EEXIST, "track of an existing bitmap: "
+	   "EEXIST");
+	kvmon_disk_close(d);
+	o.track = NULL;
+	o.since = "kvmon-test-no-such-bitmap";
+	d = kvmon_disk_open_vm_opts(vm, &o);
+	ok(!d && kvmon_get_errno() == ENOENT, "since of a missing bitmap: ENOENT");
+	kvmon_disk_close(d);
+
+	/* No change in the guest: nothing under the test directory. */
+	guest(c, "sync");
+	ok(changes(&r) == 0, "changes with no guest change");
+	ok(r.n == 0 || (r.added == 0 && r.removed == 0 && r.maybe == r.outside),
+	   "no change: nothing in " DIR_ " reported changed");
+	ok(r.added == 0 && r.removed == 0,
+	   "no change: nothing ADDED or REMOVED anywhere (%lu MAYBE outside, "
+	   "%lu SAME)", r.outside, r.same);
+	ok(bitmap_listed("kvmon-fleece-") == 0, "temporary bitmap, node and "
+	   "export gone after close");
+
+	rc = guest(c, "cd " DIR_ " && echo X >> content && chmod 600 mode && "
+		      "rm gone && mv old new && echo n > added && mkdir dir && "
+		      "echo f > dir/f && printf Z | dd of=big bs=1 seek=100000 "
+		      "conv=notrunc status=none && sync");
+	ok(rc == 0, "guest: content, chmod, delete, rename, new file, new "
+	   "directory, one byte in place; sync");
+	ok(changes(&r) == 0, "changes after the guest's changes");
+	ok(get(&r, DIR_ "/content")->change == KVMON_CHANGE_MAYBE &&
+	   (get(&r, DIR_ "/content")->why & KVMON_WHY_DATA),
+	   "appended file: MAYBE with DATA");
+	ok(get(&r, DIR_ "/big")->change == KVMON_CHANGE_MAYBE &&
+	   (get(&r, DIR_ "/big")->why & KVMON_WHY_DATA),
+	   "one byte rewritten in place: MAYBE with DATA");
+	ok(get(&r, DIR_ "/mode")->change == KVMON_CHANGE_MAYBE &&
+	   (get(&r, DIR_ "/mode")->why & KVMON_WHY_INODE),
+	   "chmod only: MAYBE with INODE");
+	ok(get(&r, DIR_ "/gone")->change == KVMON_CHANGE_REMOVED, "deleted: REMOVED");
+	ok(get(&r, DIR_ "/old")->change == KVMON_CHANGE_REMOVED &&
+	   get(&r, DIR_ "/new")->change == KVMON_CHANGE_ADDED,
+	   "renamed: REMOVED old, ADDED new");
+	ok(get(&r, DIR_ "/added")->change == KVMON_CHANGE_ADDED &&
+	   get(&r, DIR_ "/dir")->change == KVMON_CHANGE_ADDED &&
+	   get(&r, DIR_ "/dir/f")->change == KVMON_CHANGE_ADDED,
+	   "new file, directory and file in it: ADDED");
+	{
+		bool once = true;
+		unsigned long added = 0, removed = 0;
+
+		for (size_t i = 0; i < r.n; i++) {
+			once &= r.s[i].n == 1;
+			added += r.s[i].change == KVMON_CHANGE_ADDED;
+			removed += r.s[i].change == KVMON_CHANGE_REMOVED;
+		}
+		ok(once && added == 4 && removed == 2,
+		   "exactly 4 ADDED and 2 REMOVED in " DIR_ ", each path once "
+		   "(%lu, %lu)", added, removed);
+		diag("same file: %d why %#x (neighbour in a dirty 64 KiB chunk "
+		     "may be MAYBE)", get(&r, DIR_ "/same")->change,
+		     get(&r, DIR_ "/same")->why);
+	}
+
+	/* The CLI on the same baseline. */
+	snprintf(cmd, sizeof(cmd), "TMPDIR='%s' '%s' disk changes --json --qmp '%s' "
+		 "'%s'", work, getenv("KVMON"), kvmon_vm_path(vm, "qmp"), map_path);
+	{
+		FILE *p = popen(cmd, "r");
+		size_t len = 0;
+		char buf[65536];
+
+		if (p) {
+			len = fread(buf, 1, sizeof(buf) - 1, p);
+			rc = pclose(p);
+		}
+		buf[len] = 0;
+		ok(p && WEXITSTATUS(rc) == 1 &&
+		   strstr(buf, "\"path\": \"" DIR_ "\\/added\"") &&
+		   strstr(buf, "\"path\": \"" DIR_ "\\/gone\""),
+		   "kvmon disk changes --json: exit 1, lists added and removed "
+		   "paths");
+		if (!strstr(buf, DIR_))
+			diag("%.2000s", buf);
+	}
+	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the CLI");
+
+	ok(kvmon_disk_bitmap_remove(vm, NULL, bitmap) == 0 &&
+	   bitmap_listed(bitmap) == 0, "persistent baseline bitmap removed");
+	ok(kvmon_disk_bitmap_remove(vm, NULL, bitmap) < 0 &&
+	   kvmon_get_errno() == ENOENT, "removing it again: ENOENT");
+	*bitmap = 0;
+	tctl_close(c);
+	ok(tguest_stop(vm) == 0, "guest stopped");
+	vm = NULL;
+	return tap_done();
+}
