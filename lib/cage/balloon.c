@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,8 +22,12 @@
 /* QMP error for a VM without balloon: a clear ENODEV instead. */
 static int no_balloon(void)
 {
-	const char *e = kvmon_get_error();
+	char e[256];
 
+	/* A copy: the message is formatted into the same error buffer. */
+	snprintf(e, sizeof(e), "%s", kvmon_get_error());
+	if (kvmon_get_errno() == ENODEV)
+		return -1; /* already said */
 	if (strstr(e, "DeviceNotActive") || strstr(e, "balloon"))
 		return kvmon_set_error(ENODEV, "VM has no active balloon device "
 				       "(QEMU: %s)", e);

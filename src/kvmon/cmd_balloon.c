@@ -171,6 +171,8 @@ static void report_request(struct perf *p, uint64_t usage)
  * that end the performer (no balloon device). */
 static int issue(struct perf *p, uint64_t target)
 {
+	/* A failed attempt also counts for --min-gap: retried, not spammed. */
+	p->last_change = now_s();
 	if (set_limit(p, target) < 0) {
 		alertf(p, KVMON_SEVERITY_INFO, "IDS limit cannot be lowered yet",
 		       "{\"target\":%" PRIu64 ",\"errno\":%d}", target,
@@ -192,7 +194,6 @@ static int issue(struct perf *p, uint64_t target)
 		p->progress_at = now_s();
 	p->req = target;
 	p->best_dist = dist(p->actual, target);
-	p->last_change = now_s();
 	return 0;
 }
 
@@ -340,6 +341,10 @@ static int follow(struct cli *c, struct kvmon_vm *vm, const struct follow *o)
 			goto out;
 		}
 	}
+	/* Stopping with a target the guest has not reached: ask for the last
+	 * size it did reach, so nothing is left half-applied. */
+	if (dist(p.actual, p.req) > MIB)
+		issue(&p, p.settled);
 	rc = EXIT_OK;
 out:
 	if (csv)

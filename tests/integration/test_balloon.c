@@ -13,6 +13,9 @@
 #include "../support/tguest.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +62,36 @@ static uint64_t actual(struct kvmon_vm *vm)
 static struct kvmon_cgsys *sys;
 static char cage_name[32];
 static pid_t ids = -1, follower = -1;
+static struct kvmon_vm *noballoon;
+
+/* kvmon CLI through sh: exit status; stdout+stderr into out (bounded). */
+static int cli(const char *args, char *out, size_t outlen)
+{
+	char cmd[4096], f[600];
+	size_t n = 0;
+	FILE *fp;
+	int st;
+
+	snprintf(f, sizeof(f), "%s/cli-%d.out", tguest_root(), (int)getpid());
+	snprintf(cmd, sizeof(cmd), "'%s' %s >'%s' 2>&1", getenv("KVMON"), args, f);
+	st = system(cmd);
+	if ((fp = fopen(f, "r"))) {
+		n = fread(out, 1, outlen - 1, fp);
+		fclose(fp);
+	}
+	out[n] = '\0';
+	unlink(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void cleanup(void);
+
+/* Ours first (IDS, cage, VM without balloon), then tguest's at exit. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	exit(1);
+}
 
 static void cleanup(void)
 {
@@ -79,6 +112,10 @@ static void cleanup(void)
 			kvmon_cage_close(cg);
 	kvmon_cgsys_close(sys);
 	sys = NULL;
+	if (noballoon) {
+		kvmon_vm_stop(noballoon, 0, 20000); /* frees the handle */
+		noballoon = NULL;
+	}
 }
 
 /* Wait until the guest's MemTotal satisfies lo <= kB <= hi. */
@@ -110,7 +147,6 @@ static void test_follow(struct kvmon_vm *vm, struct tctl *c, long long t0)
 	size_t len = 0;
 
 	snprintf(cage_name, sizeof(cage_name), "t%d-b", (int)getpid());
-	atexit(cleanup);
 	sys = kvmon_cgsys_open(NULL, NULL);
 	if (!kvmon || !sys || !(cg = kvmon_cage_create(sys, cage_name, KVMON_CAGE_EXCL))) {
 		ok(0, "cage for the IDS: %s", kvmon_get_error());
@@ -178,6 +214,186 @@ static void test_follow(struct kvmon_vm *vm, struct tctl *c, long long t0)
 	cleanup();
 }
 
+/* An IDS in a fresh cage holding 40 MiB; returns the cage (caller closes). */
+static struct kvmon_cage *start_ids(const char *tag)
+{
+	struct kvmon_cage *cg;
+	int go[2];
+
+	snprintf(cage_name, sizeof(cage_name), "t%d-%s", (int)getpid(), tag);
+	if (!sys)
+		sys = kvmon_cgsys_open(NULL, NULL);
+	if (!sys || !(cg = kvmon_cage_create(sys, cage_name, KVMON_CAGE_EXCL)))
+		return NULL;
+	if (pipe(go) < 0)
+		bail("pipe");
+	ids = fork();
+	if (ids == 0) {
+		char b, *m;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		if (read(go[0], &b, 1) != 1)
+			_exit(1);
+		m = malloc(40 * MIB);
+		for (size_t i = 0; m && i < 40 * MIB; i += 4096)
+			((volatile char *)m)[i] = 1;
+		for (;;)
+			pause();
+	}
+	if (kvmon_cage_add_pid(cg, ids) < 0 || write(go[1], "g", 1) != 1) {
+		kvmon_cage_close(cg);
+		cg = NULL;
+	}
+	close(go[0]);
+	close(go[1]);
+	return cg;
+}
+
+static int64_t cage_limit(struct kvmon_cage *cg)
+{
+	struct kvmon_cage_stats st;
+
+	return kvmon_cage_stats(cg, &st) == 0 ? st.mem_max : -2;
+}
+
+/* Unknown VM, bad sizes, floor above base: exit 2, VM and cage untouched. */
+static void test_bad_input(struct kvmon_vm *vm, struct tctl *c, long long t0)
+{
+	struct kvmon_cage *cg = (kvmon_vm_disconnect(vm), start_ids("bad"));
+	const char *qmp = kvmon_vm_path(vm, "qmp");
+	char args[2048], out[4096];
+	int rc, fails = 0;
+	static const char *const bad[][2] = { /* arguments, expected message */
+		{ "balloon set -- -5M", "bad size" },
+		{ "balloon set 99999999T", "bad size" },
+		{ "balloon set 1Q", "bad size" },
+		{ "balloon set 16M", "out of range" },
+		{ "balloon set 512M", "out of range" },
+		{ "balloon follow --ids @ --floor -1M", "bad size" },
+		{ "balloon follow --ids @ --base 1X", "bad size" },
+		{ "balloon follow --ids @ --floor 300M", "floor" },
+		{ "balloon follow --ids @ --interval -5", "bad number" },
+		{ "balloon follow --ids kvmon-no-such-cage", "no cage" },
+		{ "balloon follow --ids /sys/fs/cgroup/memory/no/such/cg", "not found" },
+	};
+
+	if (!ok(cg, "IDS cage for bad-input checks: %s", cg ? "" : kvmon_get_error()))
+		return;
+	ok(kvmon_cage_set_memory(cg, 200 * MIB, KVMON_CAGE_KEEP) == 0, "IDS limit 200 MiB");
+	kvmon_vm_disconnect(vm); /* the CLI needs QEMU's one QMP client slot */
+	rc = cli("balloon get --name kvmon-no-such-vm", out, sizeof(out));
+	ok(rc == 2 && strstr(out, "kvmon-no-such-vm"), "unknown VM: exit 2, named (%s)", out);
+	rc = cli("balloon follow --qmp /nonexistent/qmp.sock --ids x", out, sizeof(out));
+	ok(rc == 2 && out[0], "unknown QMP socket: exit 2 with a message");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b[256];
+		const char *at = strchr(bad[i][0], '@');
+
+		/* '@' stands for the cage's name */
+		if (at)
+			snprintf(b, sizeof(b), "%.*s%s%s", (int)(at - bad[i][0]),
+				 bad[i][0], cage_name, at + 1);
+		else
+			snprintf(b, sizeof(b), "%s", bad[i][0]);
+		snprintf(args, sizeof(args), "%s --qmp '%s' --ids-limit 100M --timeout 5",
+			 b, qmp);
+		if (strstr(b, "set"))
+			snprintf(args, sizeof(args), "%s --qmp '%s' --timeout 5", b, qmp);
+		rc = cli(args, out, sizeof(out));
+		if (rc != 2 || !strstr(out, bad[i][1])) {
+			diag("'%s': exit %d: %s", b, rc, out);
+			fails++;
+		}
+	}
+	ok(fails == 0, "negative, absurd, tiny and huge sizes, floor above base, "
+	   "bad interval, missing cage or cgroup: exit 2 with a message");
+	ok(actual(vm) == 256 * MIB && memtotal_kb(c) == t0,
+	   "guest untouched by all of them");
+	ok(cage_limit(cg) == (int64_t)(200 * MIB), "IDS limit untouched (still 200 MiB)");
+	kvmon_cage_close(cg);
+	cleanup();
+}
+
+/* A VM started without a balloon device: ENODEV, nothing applied. */
+static void test_no_device(void)
+{
+	struct kvmon_vm_config *cfg = kvmon_vm_config_new("kvmon-t-noballoon");
+	struct kvmon_cage *cg = start_ids("nodev");
+	char dir[PATH_MAX], memdir[PATH_MAX], args[2048], out[4096];
+	uint64_t a = 0;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%s/noballoon-%d", tguest_root(), (int)getpid());
+	snprintf(memdir, sizeof(memdir), "/dev/shm/%s", strrchr(tguest_root(), '/') + 1);
+	mkdir(dir, 0700);
+	mkdir(memdir, 0700);
+	/* No kernel: QEMU and its QMP are all this needs. */
+	if (!cfg || kvmon_vm_config_set(cfg, "rundir", dir) < 0 ||
+	    kvmon_vm_config_set(cfg, "mem-dir", memdir) < 0 ||
+	    kvmon_vm_config_set_int(cfg, "memory-mb", 64) < 0 ||
+	    kvmon_vm_config_set_int(cfg, "http-port", -1) < 0 ||
+	    kvmon_vm_config_set_int(cfg, "balloon", 0) < 0)
+		bail("config: %s", kvmon_get_error());
+	noballoon = kvmon_vm_start(cfg);
+	kvmon_vm_config_free(cfg);
+	if (!ok(noballoon && cg, "VM without a balloon device started: %s",
+		noballoon ? "" : kvmon_get_error())) {
+		kvmon_cage_close(cg);
+		cleanup();
+		rmdir(dir);
+		return;
+	}
+	ok(kvmon_balloon_get(noballoon, &a) < 0 && kvmon_get_errno() == ENODEV,
+	   "get: ENODEV (%s)", kvmon_get_error());
+	ok(kvmon_balloon_request(noballoon, 48 * MIB) < 0 && kvmon_get_errno() == ENODEV &&
+		   kvmon_balloon_set(noballoon, 48 * MIB, 2000) < 0 &&
+		   kvmon_get_errno() == ENODEV,
+	   "request and set: ENODEV");
+	ok(cage_limit(cg) == -1, "IDS cage unlimited before follow");
+	snprintf(args, sizeof(args), "balloon follow --qmp '%s' --ids %s --ids-limit 100M "
+		 "--duration 5 --json", kvmon_vm_path(noballoon, "qmp"), cage_name);
+	kvmon_vm_disconnect(noballoon);
+	rc = cli(args, out, sizeof(out));
+	ok(rc == 2 && strstr(out, "no active balloon device"),
+	   "follow: exit 2, 'no active balloon device' (%s)", out);
+	ok(cage_limit(cg) == -1, "nothing applied: IDS limit not touched");
+	kvmon_cage_close(cg);
+	cleanup();
+	rmdir(dir);
+}
+
+/* Driver unloaded: follow raises an alert after --timeout without
+ * progress, asks for the last size the guest reached, and the IDS limit
+ * is never raised for memory the VM did not give. --ids is the cage's
+ * cgroup directory here (any existing cgroup works). */
+static void test_not_honoured(struct kvmon_vm *vm, struct tctl *c, long long t0)
+{
+	struct kvmon_cage *cg = (kvmon_vm_disconnect(vm), start_ids("stuck"));
+	char args[2048], out[16384];
+	int rc;
+
+	if (!ok(cg, "IDS with 40 MiB in a cage"))
+		return;
+	kvmon_vm_disconnect(vm);
+	snprintf(args, sizeof(args), "balloon follow --qmp '%s' --ids '%s' --ids-limit "
+		 "200M --floor 128M --timeout 3 --duration 12 --json",
+		 kvmon_vm_path(vm, "qmp"), kvmon_cage_dir(cg, "memory"));
+	rc = cli(args, out, sizeof(out));
+	ok(rc == 0 && strstr(out, "guest did not follow the balloon target") &&
+		   strstr(out, "\"restored\":268435456"),
+	   "alert: guest did not follow; old size 256 MiB requested again");
+	for (char *p = out; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	diag("%.700s", out);
+	ok(actual(vm) == 256 * MIB && memtotal_kb(c) == t0,
+	   "nothing half-applied: guest still at 256 MiB");
+	ok(cage_limit(cg) == (int64_t)(200 * MIB),
+	   "IDS limit never raised for memory the VM did not give (200 MiB)");
+	kvmon_cage_close(cg);
+	cleanup();
+}
+
 int main(void)
 {
 	struct kvmon_vm *vm;
@@ -188,9 +404,13 @@ int main(void)
 	int rc;
 
 	tguest_require();
+	atexit(cleanup);
 	vm = tguest_start("balloon");
 	if (!vm)
 		bail("guest did not start: %s", kvmon_get_error());
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
 	c = tctl_open(vm);
 	if (!c) {
 		tguest_stop(vm);
@@ -220,7 +440,9 @@ int main(void)
 	t2 = memtotal_kb(c);
 	ok(t2 >= t0 - 1024 && t2 <= t0, "guest's MemTotal grew back (%lld kB)", t2);
 
+	test_bad_input(vm, c, t2);
 	test_follow(vm, c, t2);
+	test_no_device();
 
 	/* Last, a guest that does not honour the balloon: unload its driver. */
 	if (tctl_run(c, "rmmod virtio_balloon && echo gone", &out, 30000) == 0 &&
@@ -231,6 +453,7 @@ int main(void)
 		diag("%s", kvmon_get_error());
 		ok(actual(vm) == 256 * MIB && memtotal_kb(c) == t2,
 		   "nothing half-applied: old size requested again, guest unchanged");
+		test_not_honoured(vm, c, t2);
 	} else {
 		diag("rmmod not possible in this guest: %s", out ? out : "");
 	}
