@@ -692,6 +692,15 @@ KVMON_API int kvmon_disk_volumes(struct kvmon_disk *d,
  */
 KVMON_API struct kvmon_disk *kvmon_disk_open_volume(struct kvmon_disk *d,
 						    const char *name);
+/*
+ * Logical sector size for partition tables: 512 or 4096 (0: detect). By
+ * default a GPT is looked for with 512-byte sectors, then with 4096 (4Kn
+ * disks), and the one found sets the size; an MBR counts 512-byte LBAs
+ * unless the size was set or a raw block device reports 4096.
+ */
+KVMON_API int kvmon_disk_set_sector_size(struct kvmon_disk *d, unsigned size);
+/* The size set or detected so far (512 until known). */
+KVMON_API unsigned kvmon_disk_sector_size(const struct kvmon_disk *d);
 
 /* ext2/3/4 file system, read through libext2fs (never written). */
 struct kvmon_fs;

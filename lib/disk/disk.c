@@ -109,6 +109,7 @@ struct kvmon_disk *kvmon_disk_open_raw(const char *path)
 		d->size = (uint64_t)st.st_size;
 	} else if (S_ISBLK(st.st_mode)) {
 		uint64_t sz = 0;
+		int ss = 0;
 
 		if (ioctl(d->fd, BLKGETSIZE64, &sz) < 0) {
 			kvmon_set_error(errno, "%s: size: %s", path,
@@ -116,6 +117,9 @@ struct kvmon_disk *kvmon_disk_open_raw(const char *path)
 			goto fail;
 		}
 		d->size = sz;
+		/* A 4Kn device says so; MBRs on it count 4096-byte LBAs. */
+		if (ioctl(d->fd, BLKSSZGET, &ss) == 0 && ss == 4096)
+			d->sector_size = 4096;
 	} else {
 		kvmon_set_error(EINVAL, "%s: not a file or block device", path);
 		goto fail;

@@ -4,7 +4,9 @@
  * one) and GPT (primary header, backup if the primary is damaged). The
  * table is hostile: every count, size and offset is checked, the logical
  * partition chain is capped, and partitions reaching past the disk are
- * cut at its end. Assumes 512-byte sectors, as QEMU's virtual disks have.
+ * cut at its end. Sectors are 512 bytes unless set (or, for a block
+ * device, reported by the kernel) otherwise; a GPT is also looked for with
+ * 4096-byte sectors (4Kn disks), which then sets the sector size.
  */
 #define _GNU_SOURCE
 #include "disk_internal.h"
@@ -14,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SECTOR 512u
+#define SECTOR 512u     /* the MBR and the bytes read of each EBR */
+#define MAX_SECTOR 4096u
 #define GPT_MAX_ENTRIES 1024u
 #define GPT_MAX_TABLE (1u << 20)
 
@@ -45,6 +48,7 @@ struct plist {
 	struct kvmon_partition *out;
 	size_t max, n;
 	uint64_t disk;
+	unsigned ss;    /* sector size in use */
 };
 
 static int add(struct plist *l, const char *scheme, unsigned index,
@@ -54,13 +58,13 @@ static int add(struct plist *l, const char *scheme, unsigned index,
 	struct kvmon_partition *p;
 	uint64_t start, size;
 
-	if (!nsect || start_lba > l->disk / SECTOR)
+	if (!nsect || start_lba > l->disk / l->ss)
 		return 0; /* empty or entirely outside the disk: ignored */
-	start = start_lba * SECTOR;
+	start = start_lba * l->ss;
 	if (start >= l->disk)
 		return 0;
-	size = nsect > (l->disk - start) / SECTOR ? l->disk - start
-						 : nsect * SECTOR;
+	size = nsect > (l->disk - start) / l->ss ? l->disk - start
+						: nsect * l->ss;
 	if (l->n >= l->max)
 		return kvmon_set_error(E2BIG, "more than %zu partitions", l->max);
 	p = &l->out[l->n++];
@@ -87,18 +91,18 @@ static void guid_str(const uint8_t *g, char *out, size_t size)
  * header (try the other copy), -1 on I/O or list errors. */
 static int gpt_at(struct kvmon_disk *d, uint64_t lba, struct plist *l)
 {
-	uint8_t hdr[SECTOR], *tab = NULL;
+	uint8_t hdr[MAX_SECTOR], *tab = NULL;
 	uint32_t hsize, nent, esize, crc;
 	uint64_t tab_lba, tab_bytes;
 	int rc = 1;
 
-	if (lba > l->disk / SECTOR - 1 ||
-	    kvmon_disk_read(d, lba * SECTOR, hdr, SECTOR) < 0)
+	if (lba > l->disk / l->ss - 1 ||
+	    kvmon_disk_read(d, lba * l->ss, hdr, l->ss) < 0)
 		return 1;
 	if (memcmp(hdr, "EFI PART", 8))
 		return 1;
 	hsize = le32(hdr + 12);
-	if (hsize < 92 || hsize > SECTOR)
+	if (hsize < 92 || hsize > l->ss)
 		return 1;
 	crc = le32(hdr + 16);
 	memset(hdr + 16, 0, 4);
@@ -111,13 +115,13 @@ static int gpt_at(struct kvmon_disk *d, uint64_t lba, struct plist *l)
 	    esize > 4096 || esize % 8)
 		return 1;
 	tab_bytes = (uint64_t)nent * esize;
-	if (tab_bytes > GPT_MAX_TABLE || tab_lba > l->disk / SECTOR ||
-	    tab_bytes > l->disk - tab_lba * SECTOR)
+	if (tab_bytes > GPT_MAX_TABLE || tab_lba > l->disk / l->ss ||
+	    tab_bytes > l->disk - tab_lba * l->ss)
 		return 1;
 	tab = malloc(tab_bytes);
 	if (!tab)
 		return kvmon_set_error(ENOMEM, "out of memory");
-	if (kvmon_disk_read(d, tab_lba * SECTOR, tab, tab_bytes) < 0 ||
+	if (kvmon_disk_read(d, tab_lba * l->ss, tab, tab_bytes) < 0 ||
 	    crc32_le(tab, tab_bytes) != le32(hdr + 88))
 		goto out;
 	rc = 0;
@@ -168,8 +172,8 @@ static int mbr_logical(struct kvmon_disk *d, uint64_t ext_lba,
 		char type[8];
 		uint64_t next;
 
-		if (ebr > l->disk / SECTOR - 1 ||
-		    kvmon_disk_read(d, ebr * SECTOR, s, SECTOR) < 0 ||
+		if (ebr > l->disk / l->ss - 1 ||
+		    kvmon_disk_read(d, ebr * l->ss, s, SECTOR) < 0 ||
 		    s[510] != 0x55 || s[511] != 0xaa)
 			return 0;
 		if (e0[4] && !is_extended(e0[4])) {
@@ -188,6 +192,38 @@ static int mbr_logical(struct kvmon_disk *d, uint64_t ext_lba,
 	return 0;
 }
 
+/* GPT with sector size ss: primary, else backup. 1 if neither is valid. */
+static int gpt(struct kvmon_disk *d, struct plist *l, unsigned ss)
+{
+	int rc;
+
+	l->ss = ss;
+	l->n = 0;
+	if (l->disk < 2ull * ss)
+		return 1;
+	rc = gpt_at(d, 1, l);
+	if (rc == 1) {
+		l->n = 0;
+		rc = gpt_at(d, l->disk / ss - 1, l);
+	}
+	return rc;
+}
+
+int kvmon_disk_set_sector_size(struct kvmon_disk *d, unsigned size)
+{
+	if (!d || (size && size != 512 && size != 4096))
+		return kvmon_set_error(EINVAL, "sector size %u: use 512 or "
+				       "4096 (0: detect)", size);
+	d->sector_set = size;
+	d->sector_size = size;
+	return 0;
+}
+
+unsigned kvmon_disk_sector_size(const struct kvmon_disk *d)
+{
+	return d && d->sector_size ? d->sector_size : SECTOR;
+}
+
 int kvmon_disk_partitions(struct kvmon_disk *d, struct kvmon_partition *out,
 			  size_t max, size_t *count)
 {
@@ -199,6 +235,7 @@ int kvmon_disk_partitions(struct kvmon_disk *d, struct kvmon_partition *out,
 	if (!d || !count || (!out && max))
 		return kvmon_set_error(EINVAL, "partitions: bad arguments");
 	*count = 0;
+	l.ss = kvmon_disk_sector_size(d);
 	if (l.disk < 2 * SECTOR)
 		return 0;
 	if (kvmon_disk_read(d, 0, mbr, SECTOR) < 0)
@@ -216,14 +253,18 @@ int kvmon_disk_partitions(struct kvmon_disk *d, struct kvmon_partition *out,
 			protective = true;
 	}
 	if (protective) {
-		rc = gpt_at(d, 1, &l);
-		if (rc == 1) {
-			l.n = 0;
-			rc = gpt_at(d, l.disk / SECTOR - 1, &l);
-		}
+		/* The set size only; else the current guess, then the other
+		 * one (512 or 4096: 4Kn disks). */
+		unsigned ss = l.ss;
+
+		rc = gpt(d, &l, ss);
+		if (rc == 1 && !d->sector_set)
+			rc = gpt(d, &l, ss == SECTOR ? MAX_SECTOR : SECTOR);
 		if (rc == 1)
 			return kvmon_set_error(EINVAL, "protective MBR but no "
 					       "valid GPT header");
+		if (rc == 0)
+			d->sector_size = l.ss;
 		*count = l.n;
 		return rc;
 	}

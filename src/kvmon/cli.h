@@ -141,21 +141,26 @@ int cmd_mirror(int argc, char **argv);
 
 /* ------------------------------------------------------------- disk (cmd_disk.c) */
 enum { OPT_IMAGE = 0x380, OPT_FORMAT, OPT_PARTITION };
+enum { OPT_SECTOR_SIZE = 0x3b0 };
 #define DISK_LONG_OPTS                                               \
 	{ "image", required_argument, NULL, OPT_IMAGE },             \
 	{ "format", required_argument, NULL, OPT_FORMAT },           \
-	{ "partition", required_argument, NULL, OPT_PARTITION }
+	{ "partition", required_argument, NULL, OPT_PARTITION },     \
+	{ "sector-size", required_argument, NULL, OPT_SECTOR_SIZE }
 #define DISK_HELP                                                            \
 	"  --image FILE     an image at rest (VM stopped) instead of a VM\n"   \
 	"  --format F       image format: qcow2 or raw (default: by magic)\n"  \
 	"  --partition N    partition N (default: the whole disk, or the\n"    \
 	"                   first partition with an ext2/3/4 file system)\n"    \
-	"  --partition VG/LV  LVM2 logical volume (linear; see disk parts)\n"
+	"  --partition VG/LV  LVM2 logical volume (linear; see disk parts)\n" \
+	"  --sector-size N  512 or 4096 for the partition table (default:\n" \
+	"                   512, or 4096 when a GPT is found there)\n"
 struct cli_disk {
 	const char *image, *format;
 	unsigned partition;
 	const char *volume;     /* --partition VG/LV */
 	struct kvmon_disk *vd;  /* its view */
+	unsigned sector_size;   /* --sector-size, 0: detect */
 	struct kvmon_vm *vm;
 	struct kvmon_disk *d;
 	struct kvmon_fs *fs;

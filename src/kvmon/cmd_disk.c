@@ -50,6 +50,14 @@ int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg)
 		}
 		cd->format = arg;
 		return 1;
+	case OPT_SECTOR_SIZE:
+		if (strcmp(arg, "512") && strcmp(arg, "4096")) {
+			cli_fail(c, "--sector-size takes 512 or 4096, not '%s'",
+				 arg);
+			return -1;
+		}
+		cd->sector_size = (unsigned)atoi(arg);
+		return 1;
 	case OPT_PARTITION:
 		if (strchr(arg, '/')) {
 			cd->volume = arg;
@@ -121,6 +129,8 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 			return -1;
 		}
 	}
+	if (cd->sector_size)
+		kvmon_disk_set_sector_size(cd->d, cd->sector_size);
 	if (fs && cd->volume) {
 		cd->vd = kvmon_disk_open_volume(cd->d, cd->volume);
 		cd->fs = cd->vd ? kvmon_fs_open(cd->vd, 0, 0) : NULL;
@@ -251,6 +261,7 @@ static int do_parts(struct cli *c, struct cli_disk *cd)
 			json_object_array_add(arr, e);
 		}
 		json_object_object_add(o, "size", json_object_new_uint64(kvmon_disk_size(cd->d)));
+		json_object_object_add(o, "sector_size", json_object_new_int((int)kvmon_disk_sector_size(cd->d)));
 		json_object_object_add(o, "partitions", arr);
 		cli_emit(o);
 		return EXIT_OK;
