@@ -24,17 +24,58 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define CHANGES_NAME ".kvmon-changes.json"
+/* Beyond ext's 32-bit inode numbers: never a guest inode. */
+#define CHANGES_INO (1ull << 32)
+
+enum { OPT_CHANGED_SINCE = 0x3a0 };
+
 static const char mount_usage[] =
 	"Usage: kvmon mount [OPTIONS] DIR\n"
 	"Show the guest's file system at DIR (FUSE), strictly read-only.\n"
 	"Runs in the foreground until DIR is unmounted (fusermount3 -u DIR)\n"
 	"or the command gets SIGINT/SIGTERM; then the mount and the disk\n"
 	"export are removed.\n"
+	"  --changed-since FILE  only what changed since the baseline FILE\n"
+	"                   (kvmon disk baseline): ADDED and CHANGED paths and\n"
+	"                   the directories leading to them, plus a read-only\n"
+	"                   /" CHANGES_NAME " listing every change, removed\n"
+	"                   paths included\n"
 	DISK_HELP
 	COMMON_HELP
 	"Exit: 0 ok, 2 error.\n";
 
 static struct kvmon_fs *mfs;
+
+/*
+ * --changed-since: the changed-part-only view (HyperSpector's shadow
+ * file system). visible: sorted paths that are ADDED or CHANGED plus
+ * their ancestors; changes_json: the virtual file at the root.
+ */
+static struct {
+	bool on;
+	char **visible;
+	size_t n, cap;
+	char *json;
+	size_t json_len;
+} chg;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool visible(const char *path)
+{
+	if (!chg.on || !strcmp(path, "/"))
+		return true;
+	return bsearch(&path, chg.visible, chg.n, sizeof(char *), cmp_str) != NULL;
+}
+
+static bool is_changes_file(const char *path)
+{
+	return chg.on && !strcmp(path, "/" CHANGES_NAME);
+}
 
 static int errno_of_lib(void)
 {
@@ -45,6 +86,8 @@ static int errno_of_lib(void)
 
 static int lookup(const char *path, uint64_t *ino)
 {
+	if (!visible(path))
+		return -ENOENT;
 	return kvmon_fs_lookup(mfs, path, ino) < 0 ? errno_of_lib() : 0;
 }
 
@@ -85,6 +128,14 @@ static int m_getattr(const char *path, struct stat *st, struct fuse_file_info *f
 	uint64_t ino;
 	int rc;
 
+	if (is_changes_file(path)) {
+		memset(st, 0, sizeof(*st));
+		st->st_ino = CHANGES_INO;
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)chg.json_len;
+		return 0;
+	}
 	if (fi && fi->fh)
 		ino = fi->fh;
 	else if ((rc = lookup(path, &ino)))
@@ -115,7 +166,9 @@ static int m_open(const char *path, struct fuse_file_info *fi)
 	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
 	    (fi->flags & (O_TRUNC | O_CREAT | O_APPEND)))
 		return -EROFS;
-	if ((rc = lookup(path, &ino)))
+	if (is_changes_file(path))
+		ino = CHANGES_INO;
+	else if ((rc = lookup(path, &ino)))
 		return rc;
 	fi->fh = ino;
 	fi->keep_cache = 1;
@@ -133,6 +186,14 @@ static int m_read(const char *path, char *buf, size_t size, off_t off,
 		return rc;
 	if (off < 0)
 		return -EINVAL;
+	if (ino == CHANGES_INO) {
+		if ((uint64_t)off >= chg.json_len)
+			return 0;
+		if (size > chg.json_len - (size_t)off)
+			size = chg.json_len - (size_t)off;
+		memcpy(buf, chg.json + off, size);
+		return (int)size;
+	}
 	n = kvmon_fs_pread(mfs, ino, buf, size, (uint64_t)off);
 	return n < 0 ? errno_of_lib() : (int)n;
 }
@@ -140,6 +201,7 @@ static int m_read(const char *path, char *buf, size_t size, off_t off,
 struct fill_ctx {
 	void *buf;
 	fuse_fill_dir_t filler;
+	const char *dir;
 };
 
 static int fill_entry(void *opaque, const char *name, uint64_t ino,
@@ -148,6 +210,14 @@ static int fill_entry(void *opaque, const char *name, uint64_t ino,
 	struct fill_ctx *f = opaque;
 	struct stat st;
 
+	if (chg.on) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s/%s", strcmp(f->dir, "/") ? f->dir : "",
+			 name);
+		if (!visible(p))
+			return 0;
+	}
 	memset(&st, 0, sizeof(st));
 	st.st_ino = ino;
 	st.st_mode = DTTOIF(type);
@@ -158,7 +228,7 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		     off_t off, struct fuse_file_info *fi,
 		     enum fuse_readdir_flags flags)
 {
-	struct fill_ctx f = { .buf = buf, .filler = filler };
+	struct fill_ctx f = { .buf = buf, .filler = filler, .dir = path };
 	uint64_t ino;
 	int rc;
 
@@ -167,6 +237,8 @@ static int m_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 		return rc;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
+	if (chg.on && !strcmp(path, "/"))
+		filler(buf, CHANGES_NAME, NULL, 0, 0);
 	if (kvmon_fs_readdir(mfs, ino, fill_entry, &f) < 0)
 		return errno_of_lib();
 	return 0;
@@ -196,6 +268,8 @@ static int m_access(const char *path, int mask)
 
 	if (mask & W_OK)
 		return -EROFS;
+	if (is_changes_file(path))
+		return 0;
 	return lookup(path, &ino);
 }
 
@@ -204,9 +278,11 @@ static int m_getxattr(const char *path, const char *name, char *value,
 {
 	uint64_t ino;
 	ssize_t n;
-	int rc = lookup(path, &ino);
+	int rc;
 
-	if (rc)
+	if (is_changes_file(path))
+		return -ENODATA;
+	if ((rc = lookup(path, &ino)))
 		return rc;
 	n = kvmon_fs_getxattr(mfs, ino, name, size ? value : NULL, size);
 	return n < 0 ? errno_of_lib() : (int)n;
@@ -216,9 +292,11 @@ static int m_listxattr(const char *path, char *list, size_t size)
 {
 	uint64_t ino;
 	ssize_t n;
-	int rc = lookup(path, &ino);
+	int rc;
 
-	if (rc)
+	if (is_changes_file(path))
+		return 0;
+	if ((rc = lookup(path, &ino)))
 		return rc;
 	n = kvmon_fs_listxattr(mfs, ino, size ? list : NULL, size);
 	return n < 0 ? errno_of_lib() : (int)n;
@@ -272,6 +350,101 @@ static const struct fuse_operations ops = {
 	.fallocate = ro_fallocate,
 	.copy_file_range = ro_copy,
 };
+
+static int add_visible(const char *path)
+{
+	char *p;
+
+	if (chg.n == chg.cap) {
+		size_t nc = chg.cap ? chg.cap * 2 : 256;
+		char **q = realloc(chg.visible, nc * sizeof(*q));
+
+		if (!q)
+			return -1;
+		chg.visible = q;
+		chg.cap = nc;
+	}
+	p = strdup(path);
+	if (!p)
+		return -1;
+	chg.visible[chg.n++] = p;
+	return 0;
+}
+
+static int changed_cb(void *opaque, const char *path, uint64_t ino, int change,
+		      unsigned why)
+{
+	static const char *const words[] = { "same", "changed", "added",
+					     "removed" };
+	struct json_object *arr = opaque, *e;
+	char w[64], p[4096];
+
+	if (change == KVMON_CHANGE_SAME || change < 0 || change > 3)
+		return 0;
+	e = json_object_new_object();
+	json_object_object_add(e, "path", json_object_new_string(path));
+	json_object_object_add(e, "ino", json_object_new_uint64(ino));
+	json_object_object_add(e, "change", json_object_new_string(words[change]));
+	json_object_object_add(e, "why", json_object_new_string(cli_why(why, w, sizeof(w))));
+	json_object_array_add(arr, e);
+	if (change == KVMON_CHANGE_REMOVED)
+		return 0;
+	/* The path and every directory leading to it. */
+	snprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		char *slash;
+
+		if (add_visible(p) < 0)
+			return -1;
+		slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			break;
+		*slash = 0;
+	}
+	return 0;
+}
+
+/* Compute the changes once (the snapshot never changes while mounted). */
+static int changed_view(struct cli *c, struct cli_disk *cd,
+			struct kvmon_fsmap *base, const char *file)
+{
+	struct json_object *o = json_object_new_object(),
+			   *arr = json_object_new_array();
+	const char *text;
+	size_t n = 0;
+	int rc;
+
+	cli_progress("comparing with the baseline ...");
+	rc = kvmon_fs_changes(cd->fs, cd->d, base, changed_cb, arr);
+	cli_progress_done();
+	if (rc != 0) {
+		json_object_put(arr);
+		json_object_put(o);
+		if (rc < 0)
+			cli_lib_fail(c, "changes");
+		else
+			cli_fail(c, "out of memory");
+		return -1;
+	}
+	qsort(chg.visible, chg.n, sizeof(char *), cmp_str);
+	for (size_t i = 0; i < chg.n; i++) {
+		if (n && !strcmp(chg.visible[n - 1], chg.visible[i]))
+			free(chg.visible[i]);
+		else
+			chg.visible[n++] = chg.visible[i];
+	}
+	chg.n = n;
+	json_object_object_add(o, "baseline", json_object_new_string(file));
+	json_object_object_add(o, "bitmap", json_object_new_string(kvmon_fsmap_bitmap(base)));
+	json_object_object_add(o, "changes", arr);
+	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+					      JSON_C_TO_STRING_NOSLASHESCAPE);
+	chg.json = strdup(text ? text : "{}");
+	chg.json_len = chg.json ? strlen(chg.json) : 0;
+	json_object_put(o);
+	chg.on = true;
+	return chg.json ? 0 : -1;
+}
 
 /*
  * Watchdog: a child that outlives a SIGKILLed `kvmon mount` just long
@@ -334,9 +507,12 @@ int cmd_mount(int argc, char **argv)
 	static const struct option opts[] = {
 		COMMON_LONG_OPTS,
 		DISK_LONG_OPTS,
+		{ "changed-since", required_argument, NULL, OPT_CHANGED_SINCE },
 		{ 0 }
 	};
 	struct cli_disk cd = { 0 };
+	struct kvmon_fsmap *base = NULL;
+	const char *since_file = NULL;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse *fuse = NULL;
 	char fsname[128], dir[4096];
@@ -357,23 +533,41 @@ int cmd_mount(int argc, char **argv)
 			fputs(mount_usage, stdout);
 			return EXIT_OK;
 		}
+		if (opt == OPT_CHANGED_SINCE) {
+			since_file = optarg;
+			continue;
+		}
 		return cli_usage_error(&c, mount_usage);
 	}
 	if (optind + 1 != argc)
 		return cli_usage_error(&c, mount_usage);
 	if (!realpath(argv[optind], dir))
 		return cli_fail(&c, "%s: %s", argv[optind], strerror(errno));
+	if (since_file) {
+		if (cd.image || cd.volume)
+			return cli_fail(&c, "--changed-since needs a running VM's "
+					"disk (no --image, no LVM volume)");
+		base = kvmon_fsmap_load(since_file);
+		if (!base)
+			return cli_lib_fail(&c, since_file);
+		cd.since = kvmon_fsmap_bitmap(base);
+		cd.node = *kvmon_fsmap_node(base) ? kvmon_fsmap_node(base) : NULL;
+	}
 	/* Signals wait until the export is up and the handlers are set. */
-	if (cli_open_disk(&c, &cd, true, true) < 0)
+	if (cli_open_disk(&c, &cd, true, true) < 0) {
+		kvmon_fsmap_free(base);
 		return EXIT_ERROR;
+	}
 	mfs = cd.fs;
+	rc = EXIT_ERROR;
+	if (base && changed_view(&c, &cd, base, since_file) < 0)
+		goto out;
 	vmname = cd.image ? "image" : (c.qmp ? "qmp" : c.name);
 	snprintf(fsname, sizeof(fsname), "-ofsname=kvmon:%s,subtype=kvmon,ro",
 		 vmname);
 	for (char *p = fsname; *p; p++)
 		if (*p == ' ')
 			*p = '_';
-	rc = EXIT_ERROR;
 	if (fuse_opt_add_arg(&args, "kvmon") || fuse_opt_add_arg(&args, fsname) ||
 	    fuse_opt_add_arg(&args, "-odefault_permissions")) {
 		cli_fail(&c, "out of memory");
@@ -435,5 +629,10 @@ out:
 	fuse_opt_free_args(&args);
 	if (cli_close_disk(&c, &cd) != EXIT_OK)
 		rc = EXIT_ERROR;
+	kvmon_fsmap_free(base);
+	for (size_t i = 0; i < chg.n; i++)
+		free(chg.visible[i]);
+	free(chg.visible);
+	free(chg.json);
 	return rc;
 }

@@ -14,6 +14,8 @@
 #include "../support/tguest.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +27,8 @@
 #define DIR_ "/root/chg"
 
 static struct kvmon_vm *vm;
-static char bitmap[64], work[4096], map_path[4200];
+static char bitmap[64], work[4096], map_path[4200], mnt[4200];
+static pid_t mount_pid = -1;
 
 struct seen {
 	char path[256];
@@ -154,8 +157,149 @@ static bool cli_has(const char *text, const char *path, const char *change)
 	return found;
 }
 
+static bool mounted(const char *dir)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		char *p = strchr(line, ' ');
+
+		/* field 5 is the mount point */
+		for (int i = 0; p && i < 3; i++)
+			p = strchr(p + 1, ' ');
+		if (p && !strncmp(p + 1, dir, strlen(dir)) &&
+		    p[1 + strlen(dir)] == ' ')
+			found = true;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+static void stop_mount(void)
+{
+	if (mount_pid > 0) {
+		kill(mount_pid, SIGTERM);
+		waitpid(mount_pid, NULL, 0);
+		mount_pid = -1;
+	}
+	if (*mnt && mounted(mnt)) {
+		char cmd[4300];
+
+		snprintf(cmd, sizeof(cmd), "fusermount3 -u -z '%s'", mnt);
+		if (system(cmd) != 0)
+			fprintf(stderr, "# fusermount3 failed\n");
+	}
+	if (*mnt)
+		rmdir(mnt);
+}
+
+/* kvmon mount --changed-since map_path at mnt; true once mounted. */
+static bool start_mount(void)
+{
+	const char *kvmon = getenv("KVMON");
+
+	if (!kvmon)
+		return false;
+	snprintf(mnt, sizeof(mnt), "%s/mnt", work);
+	mkdir(mnt, 0700);
+	mount_pid = fork();
+	if (mount_pid == 0) {
+		setenv("TMPDIR", work, 1);
+		execl(kvmon, kvmon, "mount", "--qmp", kvmon_vm_path(vm, "qmp"),
+		      "--changed-since", map_path, mnt, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 600 && !mounted(mnt) && mount_pid > 0 &&
+			waitpid(mount_pid, NULL, WNOHANG) == 0; i++)
+		usleep(100000);
+	return mounted(mnt);
+}
+
+static bool file_is(const char *path, const char *want)
+{
+	char buf[256] = "";
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	return f && !strcmp(buf, want);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	if (!f || !buf) {
+		if (f)
+			fclose(f);
+		free(buf);
+		return NULL;
+	}
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+static void mount_checks(void)
+{
+	char p[4400], *json;
+	struct stat st;
+	int fd;
+
+	ok(start_mount(), "kvmon mount --changed-since mounted");
+	if (!mounted(mnt)) {
+		stop_mount();
+		return;
+	}
+	snprintf(p, sizeof(p), "%s" DIR_ "/added", mnt);
+	ok(file_is(p, "n\n"), "added file visible with the guest's content");
+	snprintf(p, sizeof(p), "%s" DIR_ "/dir/f", mnt);
+	ok(file_is(p, "f\n"), "file in the new directory visible");
+	snprintf(p, sizeof(p), "%s" DIR_ "/mode", mnt);
+	ok(stat(p, &st) == 0 && (st.st_mode & 07777) == 0600,
+	   "chmodded file visible with mode 0600");
+	snprintf(p, sizeof(p), "%s/etc/passwd", mnt);
+	ok(stat(p, &st) < 0 && errno == ENOENT, "unchanged /etc/passwd hidden");
+	snprintf(p, sizeof(p), "%s/etc", mnt);
+	ok(stat(p, &st) < 0 && errno == ENOENT, "directory without changes hidden");
+	snprintf(p, sizeof(p), "%s" DIR_ "/gone", mnt);
+	ok(stat(p, &st) < 0 && errno == ENOENT, "deleted file absent");
+	snprintf(p, sizeof(p), "%s/.kvmon-changes.json", mnt);
+	json = slurp(p);
+	ok(json && cli_has(json, DIR_ "/gone", "removed") &&
+	   cli_has(json, DIR_ "/old", "removed") &&
+	   cli_has(json, DIR_ "/new", "added"),
+	   "/.kvmon-changes.json lists removed and added paths");
+	free(json);
+	fd = open(p, O_WRONLY);
+	ok(fd < 0 && errno == EROFS, "changes file: write refused (EROFS)");
+	if (fd >= 0)
+		close(fd);
+	snprintf(p, sizeof(p), "%s" DIR_ "/added", mnt);
+	fd = open(p, O_WRONLY | O_APPEND);
+	ok(fd < 0 && errno == EROFS, "changed file: write refused (EROFS)");
+	if (fd >= 0)
+		close(fd);
+	snprintf(p, sizeof(p), "%s" DIR_ "/x", mnt);
+	ok(mkdir(p, 0700) < 0 && errno == EROFS, "mkdir refused (EROFS)");
+	stop_mount();
+	ok(!mounted(mnt), "unmounted on SIGTERM");
+}
+
 static void cleanup(void)
 {
+	stop_mount();
 	if (vm && *bitmap)
 		kvmon_disk_bitmap_remove(vm, NULL, bitmap);
 	if (*map_path)
@@ -303,6 +447,8 @@ int main(void)
 		   "and changed paths");
 	}
 	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the CLI");
+	mount_checks();
+	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the mount");
 
 	ok(kvmon_disk_bitmap_remove(vm, NULL, bitmap) == 0 &&
 	   bitmap_listed(bitmap) == 0, "persistent baseline bitmap removed");
