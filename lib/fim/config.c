@@ -145,6 +145,32 @@ static bool valid_group_name(const char *s, size_t n)
 	return true;
 }
 
+/* An unescaped { outside a bracket expression: a{255}{255}... makes
+ * glibc's regcomp build automata of gigabytes, so intervals are refused
+ * (path rules do not need them). */
+static bool has_interval(const char *re)
+{
+	bool bracket = false;
+
+	for (; *re; re++) {
+		if (bracket) { /* no escapes inside brackets (POSIX) */
+			if (*re == ']')
+				bracket = false;
+		} else if (*re == '\\' && re[1]) {
+			re++;
+		} else if (*re == '[') {
+			bracket = true;
+			if (re[1] == '^')
+				re++;
+			if (re[1] == ']')
+				re++; /* a leading ] is literal */
+		} else if (*re == '{') {
+			return true;
+		}
+	}
+	return false;
+}
+
 static int add_rule(struct kvmon_fim_config *c, char *line, unsigned lineno)
 {
 	enum rule_kind kind = RULE_SELECT;
@@ -184,6 +210,10 @@ static int add_rule(struct kvmon_fim_config *c, char *line, unsigned lineno)
 			return kvmon_set_error(EINVAL, "line %u: unknown group '%s'",
 					       lineno, bad);
 	}
+	if (has_interval(re))
+		return kvmon_set_error(EINVAL, "line %u: interval expressions {m,n} "
+				       "are not supported (write \\{ for a brace)",
+				       lineno);
 	pat = kvmon_asprintf(kind == RULE_EQUAL ? "^(%s)$" : "^(%s)", re);
 	if (!pat)
 		return -1;

@@ -242,7 +242,7 @@ static void buf_str(struct buf *b, const char *s)
 {
 	static const char hx[] = "0123456789ABCDEF";
 
-	if (!s) {
+	if (!s || !*s) { /* absent and empty read back the same */
 		buf_add(b, "-", 1);
 		return;
 	}

@@ -52,6 +52,9 @@ struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
 				  const unsigned char *key, size_t keylen);
 /* scan.c: stat (+ xattrs, symlink target) one path into db (takes path);
  * hash every regular file of db not yet hashed, in parallel. */
+/* What attrs can mean for a file of this mode (hashes: regular files;
+ * target: symlinks). */
+unsigned fim_attrs_for(unsigned attrs, uint32_t mode);
 int fim_record(struct kvmon_fs *fs, struct kvmon_fim_db *db, char *path,
 	       uint64_t ino, unsigned attrs);
 int fim_hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,

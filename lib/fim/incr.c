@@ -142,7 +142,9 @@ static int on_change(void *opaque, const char *path, uint64_t ino, int change,
 	if (!attrs)
 		return 0;
 	be = fim_db_find(in->base, path);
-	if (change == KVMON_CHANGE_SAME && be && be->attrs == attrs && be->ino == ino) {
+	/* the baseline entry's type tells what these rules record for it */
+	if (change == KVMON_CHANGE_SAME && be && be->ino == ino && !be->hash_err &&
+	    be->attrs == fim_attrs_for(attrs, be->mode)) {
 		in->st.copied++;
 		return copy_entry(in->db, be) < 0 ? -1 : 0;
 	}

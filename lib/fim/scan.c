@@ -172,6 +172,15 @@ out:
 	return rc;
 }
 
+unsigned fim_attrs_for(unsigned attrs, uint32_t mode)
+{
+	if (!S_ISREG(mode))
+		attrs &= ~(unsigned)(KVMON_FIM_SHA256 | KVMON_FIM_SHA512);
+	if (!S_ISLNK(mode))
+		attrs &= ~(unsigned)KVMON_FIM_LNAME;
+	return attrs;
+}
+
 int fim_record(struct kvmon_fs *fs, struct kvmon_fim_db *db, char *path,
 	       uint64_t ino, unsigned attrs)
 {
@@ -191,10 +200,7 @@ int fim_record(struct kvmon_fs *fs, struct kvmon_fim_db *db, char *path,
 	e.mtime_ns = st.mtime_ns;
 	e.ctime = st.ctime;
 	e.ctime_ns = st.ctime_ns;
-	if (!S_ISREG(st.mode))
-		e.attrs &= ~(unsigned)(KVMON_FIM_SHA256 | KVMON_FIM_SHA512);
-	if (!S_ISLNK(st.mode))
-		e.attrs &= ~(unsigned)KVMON_FIM_LNAME;
+	e.attrs = fim_attrs_for(attrs, st.mode);
 	if ((e.attrs & KVMON_FIM_XATTRS) && hash_xattrs(fs, ino, e.xattrs) < 0)
 		e.hash_err = EIO;
 	if (e.attrs & KVMON_FIM_LNAME) {

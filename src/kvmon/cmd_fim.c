@@ -527,23 +527,26 @@ static struct kvmon_fsmap *load_map(struct fim_cli *f,
 static bool save_map(struct fim_cli *f, struct marker *m, struct kvmon_fim_db *now)
 {
 	struct kvmon_fsmap *map = kvmon_fsmap_build(f->cd.fs);
-	char sha[65];
+	char sha[65], why[512];
 	bool ok = false;
 
-	if (snprintf(m->map, sizeof(m->map), "%s.g%u.map", f->db, m->gen) >=
-	    (int)sizeof(m->map)) {
-		kvmon_fsmap_free(map);
-		return false;
-	}
-	if (map && kvmon_fsmap_set_marker(map, NULL, m->name) == 0 &&
-	    kvmon_fsmap_save(map, m->map) == 0 && file_sha256(m->map, sha) == 0 &&
-	    kvmon_fim_db_set_meta(now, "bitmap", m->name) == 0 &&
-	    kvmon_fim_db_set_meta(now, "map", m->map) == 0 &&
-	    kvmon_fim_db_set_meta(now, "map_sha256", sha) == 0)
+	if (!map)
+		snprintf(why, sizeof(why), "%s", kvmon_get_error());
+	else if (strcmp(kvmon_fsmap_bitmap(map), m->name)) /* recorded by build */
+		snprintf(why, sizeof(why), "block map marked '%s', not '%s'",
+			 kvmon_fsmap_bitmap(map), m->name);
+	else if (snprintf(m->map, sizeof(m->map), "%s.g%u.map", f->db, m->gen) >=
+		 (int)sizeof(m->map))
+		snprintf(why, sizeof(why), "map path too long");
+	else if (kvmon_fsmap_save(map, m->map) < 0 || file_sha256(m->map, sha) < 0 ||
+		 kvmon_fim_db_set_meta(now, "bitmap", m->name) < 0 ||
+		 kvmon_fim_db_set_meta(now, "map", m->map) < 0 ||
+		 kvmon_fim_db_set_meta(now, "map_sha256", sha) < 0)
+		snprintf(why, sizeof(why), "%s", kvmon_get_error());
+	else
 		ok = true;
 	if (!ok)
-		note(f, "no block map (%s): later checks will be full",
-		     kvmon_get_error());
+		note(f, "no block map (%s): later checks will be full", why);
 	kvmon_fsmap_free(map);
 	return ok;
 }

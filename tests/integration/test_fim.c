@@ -60,6 +60,27 @@ static int fleece_leftovers(struct kvmon_vm *vm)
 	return n;
 }
 
+/* Dirty bitmaps named kvmon-fim-*SUFFIX on the VM's disks. */
+static int bitmaps(struct kvmon_vm *vm, const char *suffix)
+{
+	char *r = NULL, *p, pat[64];
+	int n = 0;
+
+	if (kvmon_qmp_execute(kvmon_vm_qmp(vm), "query-block", NULL, &r) < 0)
+		return -1;
+	snprintf(pat, sizeof(pat), "%s\"", suffix);
+	for (p = r; (p = strstr(p, "\"kvmon-fim-")); p++) {
+		char *q = strchr(p + 1, '"');
+
+		if (q && (size_t)(q + 1 - p) > strlen(pat) &&
+		    !strncmp(q + 1 - strlen(pat), pat, strlen(pat)))
+			n++;
+	}
+	kvmon_free(r);
+	kvmon_vm_disconnect(vm);
+	return n;
+}
+
 static int guest(struct tctl *c, const char *cmd)
 {
 	char *out = NULL;
@@ -182,6 +203,9 @@ int main(void)
 	if (rc != 1)
 		sh("sed 's/^/# /' '%s/incr.err'", dir);
 	check_findings("incremental check", json, "incremental");
+	ok(sh("python3 -c \"import json; i=json.load(open('%s'))['incremental']; "
+	      "print('#', i); assert i['copied']>1000 and i['hashed']<=10, i\"", json) == 0,
+	   "incremental: > 1000 paths proven unchanged unread, <= 10 files re-hashed");
 
 	rc = sh("%s check --alerts > '%s/alerts' 2>/dev/null", base, dir);
 	ok(rc == 1 && sh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/alerts')]; "
@@ -204,10 +228,15 @@ int main(void)
 	ok(rc == 0, "after update: check clean (exit %d)", rc);
 	if (rc)
 		sh("sed 's/^/# /' '%s/after.out'", dir);
-	rc = sh("%s check --incremental > '%s/after.out' 2>&1", base, dir);
-	ok(rc == 0, "after update: incremental check clean (exit %d)", rc);
+	rc = sh("%s check --incremental --json > '%s/after.json' 2>&1", base, dir);
+	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/after.json')); "
+			 "assert d['mode']=='incremental' and not d['findings'], d\"",
+			 dir) == 0,
+	   "after update: incremental check (from the new marker) clean (exit %d)", rc);
 	if (rc)
-		sh("sed 's/^/# /' '%s/after.out'", dir);
+		sh("sed 's/^/# /' '%s/after.json'", dir);
+	ok(bitmaps(vm, "-g2") == 1 && bitmaps(vm, "-g1") == 0,
+	   "update moved the baseline marker: bitmap g2 exists, g1 removed");
 
 	ok(fleece_leftovers(vm) == 0, "no fleecing export, job or node left in QEMU");
 	tctl_close(c);

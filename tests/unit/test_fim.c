@@ -120,6 +120,17 @@ static void test_config(void)
 		ok(!c && kvmon_get_errno() == E2BIG, "more than 1024 rules refused");
 		free(t);
 	}
+	c = kvmon_fim_config_parse("/a(b{255}){255} p\n", strlen("/a(b{255}){255} p\n"));
+	ok(!c && strstr(kvmon_get_error(), "interval"), "interval expressions refused "
+	   "(regcomp memory): %s", kvmon_get_error());
+	c = kvmon_fim_config_parse("/a\\{x[{]} p\n", strlen("/a\\{x[{]} p\n"));
+	ok(c != NULL, "escaped and bracketed braces are literal (%s)",
+	   c ? "ok" : kvmon_get_error());
+	if (c)
+		ok(kvmon_fim_config_match(c, "/a{x{}", &desc) != 0, "literal braces match");
+	kvmon_fim_config_free(c);
+	c = kvmon_fim_config_parse("/a[\\]{2} p\n", strlen("/a[\\]{2} p\n"));
+	ok(!c, "backslash is literal in brackets: the interval after them is refused");
 	c = kvmon_fim_config_parse("/a p\0/b p\n", 10);
 	ok(!c, "NUL byte refused");
 	c = kvmon_fim_config_load(KVMON_SOURCE_DIR "/etc/fim.conf");
