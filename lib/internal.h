@@ -53,6 +53,8 @@ int kvmon_qmp_call(struct kvmon_qmp *qmp, const char *command,
 int kvmon_qmp_call_timeout(struct kvmon_qmp *qmp, const char *command,
 			   struct json_object *args, struct json_object **ret,
 			   int timeout_ms);
+/* QMP getfd: pass fd (SCM_RIGHTS) to QEMU under name (network mirror). */
+int kvmon_qmp_getfd(struct kvmon_qmp *qmp, const char *name, int fd);
 
 /* mtree.c: parse `info mtree -f` text into RAM ranges (pure; fuzzed). */
 int kvmon_parse_mtree(const char *text, size_t len,

@@ -583,3 +583,66 @@ int kvmon_qmp_next_event(struct kvmon_qmp *q, int timeout_ms, char **event_json)
 	json_object_put(ev);
 	return *event_json ? 1 : -1;
 }
+
+/*
+ * "getfd": hand QEMU a file descriptor under `name` (SCM_RIGHTS on the
+ * QMP socket, sent with the command's own bytes as QEMU expects). Used by
+ * the network mirror to give QEMU one end of a socketpair whose send
+ * buffer it sized. Our copy of fd stays open; the caller closes it.
+ */
+int kvmon_qmp_getfd(struct kvmon_qmp *q, const char *name, int fd)
+{
+	char text[200], cbuf[CMSG_SPACE(sizeof(int))];
+	struct json_object *reply = NULL;
+	struct iovec iov;
+	struct msghdr mh = { 0 };
+	struct cmsghdr *cm;
+	uint64_t id;
+	int64_t deadline;
+	int n, rc;
+
+	if (check_usable(q) < 0)
+		return -1;
+	id = ++q->next_id;
+	n = snprintf(text, sizeof(text),
+		     "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"},\"id\":%llu}\n",
+		     name, (unsigned long long)id);
+	if (n < 0 || (size_t)n >= sizeof(text) || strpbrk(name, "\"\\"))
+		return kvmon_set_error(EINVAL, "QMP getfd: bad name");
+	iov.iov_base = text;
+	iov.iov_len = (size_t)n;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	memset(cbuf, 0, sizeof(cbuf));
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	deadline = kvmon_now_ms() + q->timeout_ms;
+	ssize_t w;
+
+	do {
+		w = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
+	} while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return mark_broken(q, EPIPE, "sendmsg (getfd) failed");
+	/* The descriptor went with the first byte; the rest is plain text. */
+	if (w < n && send_all(q, text + w, (size_t)(n - w), deadline) < 0)
+		return kvmon_error_prefix("getfd");
+	for (;;) {
+		struct json_object *msg;
+
+		if (read_message(q, deadline, &msg) < 0)
+			return kvmon_error_prefix("getfd");
+		rc = dispatch(q, msg, id, "getfd", &reply);
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			break;
+	}
+	json_object_put(reply);
+	return 0;
+}

@@ -34,6 +34,7 @@
 #define REC_HDR 16u          /* u32 len, u32 pad, u64 ts */
 #define REC_WRAP UINT32_MAX  /* "continue at offset 0" marker */
 #define COALESCE_NS 1000000  /* at most ~1 ms of added latency */
+#define SNDBUF_BYTES (8 << 20) /* QEMU's end of the socketpair transport */
 
 struct kvmon_mirror {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -187,16 +188,11 @@ static void *rx_thread(void *arg)
 	return NULL;
 }
 
-struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
-					 bool vnet_hdr)
+/* The receiver without a transport yet: ring, framer, wake-up fd. */
+static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr)
 {
 	struct kvmon_mirror *m;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	if (!path || strlen(path) >= sizeof(sa.sun_path)) {
-		kvmon_set_error(ENAMETOOLONG, "mirror socket path too long");
-		return NULL;
-	}
 	if (ring_bytes == 0)
 		ring_bytes = DEFAULT_RING;
 	if (ring_bytes < 2 * rec_size(KVMON_NET_MAX_FRAME) || ring_bytes > (1ull << 32)) {
@@ -219,15 +215,39 @@ struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
 	pthread_condattr_destroy(&ca);
 	m->ring = malloc(m->cap);
 	m->framer = kvmon_framer_new(vnet_hdr);
-	if (!m->ring || !m->framer) {
+	m->wakefd = eventfd(0, EFD_CLOEXEC);
+	if (!m->ring || !m->framer || m->wakefd < 0) {
 		kvmon_set_error(ENOMEM, "out of memory");
-		goto fail;
+		kvmon_mirror_close(m);
+		return NULL;
 	}
+	return m;
+}
+
+static int mirror_start(struct kvmon_mirror *m)
+{
+	if (pthread_create(&m->thread, NULL, rx_thread, m))
+		return kvmon_set_error(EAGAIN, "cannot start the receiver thread");
+	m->thread_started = true;
+	return 0;
+}
+
+struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
+					 bool vnet_hdr)
+{
+	struct kvmon_mirror *m;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (!path || strlen(path) >= sizeof(sa.sun_path)) {
+		kvmon_set_error(ENAMETOOLONG, "mirror socket path too long");
+		return NULL;
+	}
+	if (!(m = mirror_new(ring_bytes, vnet_hdr)))
+		return NULL;
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));
 	m->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	m->wakefd = eventfd(0, EFD_CLOEXEC);
-	if (m->lfd < 0 || m->wakefd < 0) {
+	if (m->lfd < 0) {
 		kvmon_set_error(errno, "socket: %s", strerror(errno));
 		goto fail;
 	}
@@ -241,11 +261,8 @@ struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
 		kvmon_set_error(errno, "listen: %s", strerror(errno));
 		goto fail;
 	}
-	if (pthread_create(&m->thread, NULL, rx_thread, m)) {
-		kvmon_set_error(EAGAIN, "cannot start the receiver thread");
+	if (mirror_start(m) < 0)
 		goto fail;
-	}
-	m->thread_started = true;
 	return m;
 fail:
 	kvmon_mirror_close(m);
@@ -324,10 +341,9 @@ const char *kvmon_mirror_id(const struct kvmon_mirror *m, const char *what)
 	return NULL;
 }
 
-static int qmp_del(struct kvmon_vm *vm, const char *cmd, const char *key,
-		   const char *id)
+static int qmp_del_q(struct kvmon_qmp *q, const char *cmd, const char *key,
+		     const char *id)
 {
-	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
 	struct json_object *a = json_object_new_object();
 
 	json_object_object_add(a, key, json_object_new_string(id));
@@ -335,6 +351,12 @@ static int qmp_del(struct kvmon_vm *vm, const char *cmd, const char *key,
 
 	json_object_put(a); /* the caller keeps ownership of QMP arguments */
 	return rc;
+}
+
+static int qmp_del(struct kvmon_vm *vm, const char *cmd, const char *key,
+		   const char *id)
+{
+	return qmp_del_q(kvmon_vm_qmp(vm), cmd, key, id);
 }
 
 int kvmon_mirror_close(struct kvmon_mirror *m)
@@ -473,19 +495,87 @@ static void remove_stale_dirs(void)
 	closedir(d);
 }
 
-struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
-					 size_t ring_bytes)
+/*
+ * Preferred transport: a socketpair whose QEMU end goes to QEMU with QMP
+ * getfd and becomes the chardev (addr type "fd"). We size that end's send
+ * buffer (QEMU would otherwise get the 208 KiB default on a socket it
+ * creates itself), so QEMU's synchronous writes do not stall on a full
+ * socket while the receiver sleeps between batches. -1 (nothing left in
+ * QEMU) if any step fails; the caller then uses a listening socket.
+ */
+static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
+				      const char *chardev_id)
 {
-	static atomic_uint seq;
-	unsigned n = atomic_fetch_add(&seq, 1);
+	int sv[2], sz = SNDBUF_BYTES;
+	struct kvmon_mirror *m;
+	struct json_object *a, *addr, *data, *be, *fdd;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	/* SO_SNDBUFFORCE passes net.core.wmem_max with CAP_NET_ADMIN. */
+	if (setsockopt(sv[1], SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	shutdown(sv[0], SHUT_WR); /* receive-only */
+	if (kvmon_qmp_getfd(q, chardev_id, sv[1]) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return NULL;
+	}
+	close(sv[1]); /* QEMU has its own copy now */
+	fdd = json_object_new_object();
+	json_object_object_add(fdd, "str", json_object_new_string(chardev_id));
+	addr = json_object_new_object();
+	json_object_object_add(addr, "type", json_object_new_string("fd"));
+	json_object_object_add(addr, "data", fdd);
+	data = json_object_new_object();
+	json_object_object_add(data, "addr", addr);
+	json_object_object_add(data, "server", json_object_new_boolean(0));
+	be = json_object_new_object();
+	json_object_object_add(be, "type", json_object_new_string("socket"));
+	json_object_object_add(be, "data", data);
+	a = json_object_new_object();
+	json_object_object_add(a, "id", json_object_new_string(chardev_id));
+	json_object_object_add(a, "backend", be);
+	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
+
+	json_object_put(a);
+	if (rc < 0) {
+		struct json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "fdname", json_object_new_string(chardev_id));
+		kvmon_qmp_call(q, "closefd", c, NULL);
+		json_object_put(c);
+		close(sv[0]);
+		return NULL;
+	}
+	m = mirror_new(ring_bytes, false);
+	if (!m) {
+		close(sv[0]);
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		return NULL;
+	}
+	m->cfd = sv[0];
+	m->st.connections = 1;
+	m->chardev_added = true;
+	if (mirror_start(m) < 0) {
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		m->chardev_added = false;
+		kvmon_mirror_close(m);
+		return NULL;
+	}
+	return m;
+}
+
+/* Fallback transport: QEMU connects to a socket we listen on. */
+static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp *q,
+					  size_t ring_bytes, const char *chardev_id,
+					  unsigned n)
+{
 	char dir[PATH_MAX], path[PATH_MAX];
 	const char *qmp_path = kvmon_vm_path(vm, "qmp");
 	struct kvmon_mirror *m;
-	struct kvmon_qmp *q;
 	struct json_object *a;
 
-	if (!netdev)
-		netdev = "net0";
 	/* A private 0700 dir next to the VM's QMP socket when it fits the
 	 * 108-byte sun_path limit, else in /tmp. */
 	dir[0] = '\0';
@@ -515,42 +605,62 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		return NULL;
 	}
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
-	m->vm = vm;
-	snprintf(m->chardev_id, sizeof(m->chardev_id), "kvmon-mirror-%d-%u",
-		 (int)getpid(), n);
-	snprintf(m->filter_id, sizeof(m->filter_id), "kvmon-mirrorf-%d-%u",
-		 (int)getpid(), n);
-	q = kvmon_vm_qmp(vm);
-	if (!q)
-		goto fail;
-	remove_stale(q);
-	remove_stale_dirs();
 	a = json_object_new_object();
-	json_object_object_add(a, "id", json_object_new_string(m->chardev_id));
+	json_object_object_add(a, "id", json_object_new_string(chardev_id));
 	json_object_object_add(a, "backend", socket_backend(path));
 	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
 
 	json_object_put(a);
 	if (rc < 0) {
 		kvmon_error_prefix("chardev-add");
-		goto fail;
+		kvmon_mirror_close(m);
+		return NULL;
 	}
 	m->chardev_added = true;
+	return m;
+}
+
+struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
+					 size_t ring_bytes)
+{
+	static atomic_uint seq;
+	unsigned n = atomic_fetch_add(&seq, 1);
+	char chardev_id[64];
+	struct kvmon_mirror *m;
+	struct kvmon_qmp *q;
+	struct json_object *a;
+
+	if (!netdev)
+		netdev = "net0";
+	q = kvmon_vm_qmp(vm);
+	if (!q)
+		return NULL;
+	remove_stale(q);
+	remove_stale_dirs();
+	snprintf(chardev_id, sizeof(chardev_id), "kvmon-mirror-%d-%u", (int)getpid(), n);
+	m = getenv("KVMON_MIRROR_LISTEN") ? NULL : attach_fd(q, ring_bytes, chardev_id);
+	if (!m && !(m = attach_listen(vm, q, ring_bytes, chardev_id, n)))
+		return NULL;
+	m->vm = vm;
+	snprintf(m->chardev_id, sizeof(m->chardev_id), "%s", chardev_id);
+	snprintf(m->filter_id, sizeof(m->filter_id), "kvmon-mirrorf-%d-%u",
+		 (int)getpid(), n);
 	a = json_object_new_object();
 	json_object_object_add(a, "qom-type", json_object_new_string("filter-mirror"));
 	json_object_object_add(a, "id", json_object_new_string(m->filter_id));
 	json_object_object_add(a, "netdev", json_object_new_string(netdev));
 	json_object_object_add(a, "queue", json_object_new_string("all"));
 	json_object_object_add(a, "outdev", json_object_new_string(m->chardev_id));
-	rc = kvmon_qmp_call(q, "object-add", a, NULL);
+	int rc = kvmon_qmp_call(q, "object-add", a, NULL);
+
 	json_object_put(a);
 	if (rc < 0) {
 		kvmon_error_prefix("object-add filter-mirror on %s", netdev);
 		goto fail;
 	}
 	m->filter_added = true;
-	/* The chardev connects asynchronously; frames before that are lost,
-	 * so report success only once QEMU is connected. */
+	/* The listening transport connects asynchronously; frames before that
+	 * are lost, so report success only once QEMU is connected. */
 	int64_t dl = kvmon_now_ms() + 5000;
 
 	pthread_mutex_lock(&m->lock);

@@ -31,6 +31,8 @@ static const char mirror_usage[] =
 	"  --flows FILE|-     flow log: one JSON line per finished flow\n"
 	"  --rules FILE       signature rules (Snort subset, docs/network.md);\n"
 	"                     alerts go to stdout, one JSON object per line\n"
+	"  --var NAME=VALUE   rule variable ($NAME), e.g. HOME_NET=[10.0.2.0/24];\n"
+	"                     repeatable (up to 64)\n"
 	"  --alerts FILE      write alerts to FILE instead of stdout\n"
 	"  --netdev ID        QEMU netdev to mirror (default: net0)\n"
 	"  --ring MB          receive ring size (default 16)\n"
@@ -43,7 +45,8 @@ static const char mirror_usage[] =
 
 enum { OPT_ROT_SIZE = OPT_FIRST_LOCAL, OPT_ROT_SEC, OPT_FLOWS, OPT_RULES,
        OPT_ALERTS, OPT_NETDEV, OPT_RING, OPT_DURATION, OPT_COUNT, OPT_IFACE,
-       OPT_NETNS };
+       OPT_NETNS, OPT_VAR };
+#define MAX_VARS 64
 
 static volatile sig_atomic_t stop;
 
@@ -139,6 +142,7 @@ int cmd_mirror(int argc, char **argv)
 		{ "count", required_argument, NULL, OPT_COUNT },
 		{ "iface", required_argument, NULL, OPT_IFACE },
 		{ "netns", required_argument, NULL, OPT_NETNS },
+		{ "var", required_argument, NULL, OPT_VAR },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cli c;
@@ -154,6 +158,8 @@ int cmd_mirror(int argc, char **argv)
 	struct kvmon_flows *ft = NULL;
 	struct kvmon_rules *rules = NULL;
 	uint8_t *buf = NULL;
+	const char *vars[MAX_VARS + 1] = { NULL };
+	size_t nvars = 0;
 	int opt, rc = EXIT_ERROR;
 
 	cli_init(&c, "kvmon mirror");
@@ -190,6 +196,11 @@ int cmd_mirror(int argc, char **argv)
 		case OPT_NETNS:
 			netns = optarg;
 			break;
+		case OPT_VAR:
+			if (nvars >= MAX_VARS || !strchr(optarg, '='))
+				return cli_fail(&c, "--var NAME=VALUE, at most %d", MAX_VARS);
+			vars[nvars++] = optarg;
+			break;
 		case OPT_ROT_SIZE:
 		case OPT_ROT_SEC:
 		case OPT_RING:
@@ -220,6 +231,8 @@ int cmd_mirror(int argc, char **argv)
 		return cli_fail(&c, "nothing to do: give -w, --iface, --flows and/or --rules");
 	if (netns && !iface)
 		return cli_fail(&c, "--netns needs --iface");
+	if (nvars && !rules_path)
+		return cli_fail(&c, "--var needs --rules");
 	bool w_stdout = wfile && !strcmp(wfile, "-");
 
 	if (w_stdout && ((rules_path && !alerts_path) || c.json ||
@@ -235,7 +248,7 @@ int cmd_mirror(int argc, char **argv)
 
 		if (!text && len == 0 && access(rules_path, R_OK) < 0)
 			return cli_fail(&c, "%s: %s", rules_path, strerror(errno));
-		rules = kvmon_rules_parse(text ? text : "", len);
+		rules = kvmon_rules_parse_vars(text ? text : "", len, vars);
 		free(text);
 		if (!rules)
 			return cli_lib_fail(&c, rules_path);

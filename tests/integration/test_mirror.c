@@ -183,9 +183,9 @@ static void on_hit(void *opaque, const struct kvmon_rule_hit *h, const struct kv
 	x->sid = h->sid;
 }
 
-static int count_hits(const char *rules, const struct frames *f)
+static int count_hits_vars(const char *rules, const struct frames *f, const char *const *vars)
 {
-	struct kvmon_rules *r = kvmon_rules_parse(rules, strlen(rules));
+	struct kvmon_rules *r = kvmon_rules_parse_vars(rules, strlen(rules), vars);
 	struct hits h = { 0 };
 
 	if (!r)
@@ -194,6 +194,11 @@ static int count_hits(const char *rules, const struct frames *f)
 		kvmon_rules_match(r, f->data[i], f->len[i], on_hit, &h);
 	kvmon_rules_free(r);
 	return h.n;
+}
+
+static int count_hits(const char *rules, const struct frames *f)
+{
+	return count_hits_vars(rules, f, NULL);
 }
 
 static bool qmp_lists(struct kvmon_vm *vm, const char *cmd, const char *args,
@@ -283,6 +288,27 @@ int main(void)
 	ok(count_hits("alert tcp any any -> any 80 (msg:\"x\"; content:\"GET /nothing-like-this\"; sid:1;)\n",
 		      fr) == 0, "no alert without a matching signature");
 	ok(count_hits("# none\n", fr) == 0, "no alert with no rules");
+	/* The extended language on the same real frames: variables, lists,
+	 * flow state from the real handshake, relative content, pcre. */
+	{
+		const char *const vars[] = { "HOME_NET=[10.0.2.0/24,!10.0.2.99]", "WEB=[80,8080]", NULL };
+
+		snprintf(cmd, sizeof(cmd),
+			 "alert tcp any any -> $HOME_NET $WEB (msg:\"ext\"; flow:to_server,established; "
+			 "content:\"GET\"; content:\"%s\"; distance:1; within:%zu; "
+			 "pcre:\"/^ HTTP\\/1\\.[01]\\r\\n/R\"; content:!\"X-Absent-Header\"; sid:1000002;)\n",
+			 path, strlen(path));
+		ok(count_hits_vars(cmd, fr, vars) == 1,
+		   "extended rule (vars, lists, flow, distance/within, pcre R, negation): one alert");
+		snprintf(cmd, sizeof(cmd),
+			 "alert tcp $HOME_NET 80 -> any any (msg:\"resp\"; flow:to_client,established; "
+			 "pcre:\"/^HTTP\\/1\\.[01] 200/\"; sid:1000003;)\n");
+		ok(count_hits_vars(cmd, fr, vars) == 1, "flow:to_client + pcre on the response: one alert");
+		snprintf(cmd, sizeof(cmd),
+			 "alert tcp any any -> any any (msg:\"wrong dir\"; flow:to_client; "
+			 "content:\"GET %s\"; sid:1000004;)\n", path);
+		ok(count_hits_vars(cmd, fr, vars) == 0, "the request is not to_client: no alert");
+	}
 
 	/* ---- flow log on the same frames */
 	struct kvmon_flows *ft = kvmon_flows_new(0, 60);
@@ -391,13 +417,13 @@ int main(void)
 		snprintf(alerts, sizeof(alerts), "%s/alerts.json", tguest_root());
 		FILE *rf = fopen(rules, "w");
 
-		fprintf(rf, "alert tcp any any -> any 80 (msg:\"hello fetched\"; "
+		fprintf(rf, "alert tcp any any -> any $WEB (msg:\"hello fetched\"; "
 			    "content:\"GET /hello.txt\"; sid:42;)\n");
 		fclose(rf);
 		snprintf(cmd, sizeof(cmd),
-			 "%s mirror --qmp %s -w %s --flows %s --rules %s --alerts %s "
-			 "--duration 6 >/dev/null 2>&1 & echo $!", kvmon, qmp, pcap, flows,
-			 rules, alerts);
+			 "%s mirror --qmp %s -w %s --flows %s --rules %s --var 'WEB=[80,8080]' "
+			 "--alerts %s --duration 6 >/dev/null 2>&1 & echo $!", kvmon, qmp, pcap,
+			 flows, rules, alerts);
 		long pid = sh_num(cmd);
 
 		sleep(2);
@@ -470,6 +496,26 @@ int main(void)
 		unlink(log);
 		unlink(sum);
 	}
+	/* ---- the fallback transport (QEMU connects to our socket) */
+	{
+		struct frames *f2 = calloc(1, sizeof(*f2));
+
+		setenv("KVMON_MIRROR_LISTEN", "1", 1);
+		m = kvmon_mirror_attach(vm, NULL, 0);
+		unsetenv("KVMON_MIRROR_LISTEN");
+		ok(m && kvmon_mirror_id(m, "socket") && kvmon_mirror_id(m, "socket")[0],
+		   "listening-socket transport attached");
+		if (m && f2) {
+			ok(http_ok(port), "HTTP during mirroring over the listening socket");
+			collect(m, f2, 1500);
+			ok(count_hits("alert tcp any any -> any 80 (msg:\"h\"; content:\"GET /hello.txt\"; "
+				      "sid:7;)\n", f2) == 1, "... the request was mirrored once");
+			kvmon_mirror_close(m);
+		}
+		if (f2)
+			frames_free(f2);
+		kvmon_vm_disconnect(vm); /* QEMU serves one QMP client */
+	}
 	/* ---- a killed kvmon leaves filter + chardev; the next attach removes them */
 	if (kvmon) {
 		char needle[64];
@@ -479,12 +525,14 @@ int main(void)
 			 kvmon, qmp);
 		long pid = sh_num(cmd);
 
-		sleep(3);
+		sleep(4); /* attached by then (it holds QEMU's one QMP connection) */
+		snprintf(needle, sizeof(needle), "kvmon-mirrorf-%ld-", pid);
 		ok(pid > 0 && kill((pid_t)pid, SIGKILL) == 0, "kvmon mirror (pid %ld) killed with SIGKILL", pid);
 		usleep(500000);
-		snprintf(needle, sizeof(needle), "kvmon-mirrorf-%ld-", pid);
 		ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
 		   "its filter-mirror is still in QEMU");
+		ok(http_ok(port) && http_ok(port),
+		   "guest network keeps working while the dead mirror's filter is in place");
 		m = kvmon_mirror_attach(vm, NULL, 0);
 		ok(m && !qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
 		   "next attach removed the dead owner's filter");
