@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cur = take(&d, &n);
 	if (kvmon_balloon_plan(&p, usage, cur, &s) == 0 &&
 	    (s.target < p.floor || s.target > p.base || s.moved != p.base - s.target ||
-	     s.moved > usage + 2048 || (s.moved & 4095)))
+	     (s.moved > usage && s.moved - usage > 2048) || (s.moved & 4095)))
 		__builtin_trap(); /* floor <= target <= base, page-granular, <= usage */
 	if (kvmon_balloon_given(p.base, cur, usage) > p.base)
 		__builtin_trap();

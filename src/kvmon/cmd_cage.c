@@ -32,7 +32,8 @@ static const char cage_usage[] =
 	"  --memory-high SIZE  v2 memory.high (throttling point)\n"
 	"Other options:\n"
 	"  --parent CGPATH  create/find cages beneath this cgroup path in every\n"
-	"                   hierarchy (default: kvmon's own cgroup)\n"
+	"                   hierarchy (default: kvmon's own cgroup); also a\n"
+	"                   directory under a cgroup mount (/sys/fs/cgroup/...)\n"
 	"  --evict          remove: move remaining members out first\n"
 	"  --vm             add: the QEMU process of the VM (--name/--qmp)\n"
 	COMMON_HELP
