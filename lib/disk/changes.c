@@ -499,14 +499,13 @@ static int cur_cb(void *opaque, const char *name, uint64_t ino, unsigned type)
 	return 0;
 }
 
-static const char *sort_names;
-
-static int cmp_cur(const void *a, const void *b)
+static int cmp_cur(const void *a, const void *b, void *ctx)
 {
 	const struct cur_ent *x = a, *y = b;
+	const char *names = ctx;
 
-	return kvmon_fsmap_name_cmp(sort_names + x->name_off, x->name_len,
-				    sort_names + y->name_off, y->name_len);
+	return kvmon_fsmap_name_cmp(names + x->name_off, x->name_len,
+				    names + y->name_off, y->name_len);
 }
 
 static int walk(struct chg *c, uint32_t cur, uint32_t base, bool added);
@@ -563,9 +562,8 @@ static int walk_dirty(struct chg *c, uint32_t cur, uint32_t base, bool added)
 	if (rc < 0 && kvmon_get_errno() != ENOTDIR)
 		goto out;
 	rc = 0;
-	sort_names = d.names;
-	qsort(d.e, d.n, sizeof(*d.e), cmp_cur);
-	sort_names = NULL;
+	if (d.n > 1)
+		qsort_r(d.e, d.n, sizeof(*d.e), cmp_cur, d.names);
 	if (base && !added)
 		be = kvmon_fsmap_dir(c->m, base, &nb);
 	while ((i < d.n || j < nb) && !rc && !c->stop) {

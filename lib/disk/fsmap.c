@@ -325,8 +325,6 @@ static int dent_cb(void *opaque, const char *name, uint64_t ino, unsigned type)
 	return 0;
 }
 
-static const struct kvmon_fsmap *sort_map;
-
 static int cmp_run(const void *a, const void *b)
 {
 	const struct fsmap_run *x = a, *y = b;
@@ -350,23 +348,25 @@ int kvmon_fsmap_name_cmp(const char *a, size_t al, const char *b, size_t bl)
 	return c ? c : (al < bl ? -1 : al > bl);
 }
 
-static int cmp_dent(const void *a, const void *b)
+static int cmp_dent(const void *a, const void *b, void *ctx)
 {
 	const struct fsmap_dent *x = a, *y = b;
+	const struct kvmon_fsmap *m = ctx;
 
 	if (x->dir != y->dir)
 		return x->dir < y->dir ? -1 : 1;
-	return kvmon_fsmap_name_cmp(sort_map->names + x->name_off, x->name_len,
-				    sort_map->names + y->name_off, y->name_len);
+	return kvmon_fsmap_name_cmp(m->names + x->name_off, x->name_len,
+				    m->names + y->name_off, y->name_len);
 }
 
 static void finish_map(struct kvmon_fsmap *m)
 {
-	qsort(m->runs, m->n_runs, sizeof(*m->runs), cmp_run);
-	qsort(m->inos, m->n_inos, sizeof(*m->inos), cmp_ino);
-	sort_map = m; /* qsort has no context argument; callers are serial */
-	qsort(m->dents, m->n_dents, sizeof(*m->dents), cmp_dent);
-	sort_map = NULL;
+	if (m->n_runs)
+		qsort(m->runs, m->n_runs, sizeof(*m->runs), cmp_run);
+	if (m->n_inos)
+		qsort(m->inos, m->n_inos, sizeof(*m->inos), cmp_ino);
+	if (m->n_dents)
+		qsort_r(m->dents, m->n_dents, sizeof(*m->dents), cmp_dent, m);
 	m->max_run = 0;
 	for (size_t i = 0; i < m->n_runs; i++)
 		if (m->runs[i].len > m->max_run)
@@ -595,7 +595,7 @@ static int validate(const struct kvmon_fsmap *m)
 		    d->name_len > m->names_len - d->name_off ||
 		    memchr(m->names + d->name_off, '/', d->name_len) ||
 		    memchr(m->names + d->name_off, 0, d->name_len) ||
-		    (i && cmp_dent(&m->dents[i - 1], d) >= 0))
+		    (i && cmp_dent(&m->dents[i - 1], d, (void *)m) >= 0))
 			return kvmon_set_error(EINVAL, "file system map: bad "
 					       "directory entry %zu", i);
 	}
@@ -665,12 +665,8 @@ struct kvmon_fsmap *kvmon_fsmap_parse(const uint8_t *buf, size_t len)
 		kvmon_set_error(EINVAL, "file system map: trailing bytes");
 		goto fail;
 	}
-	sort_map = m;
-	if (validate(m) < 0) {
-		sort_map = NULL;
+	if (validate(m) < 0)
 		goto fail;
-	}
-	sort_map = NULL;
 	for (size_t i = 0; i < m->n_runs; i++)
 		if (m->runs[i].len > m->max_run)
 			m->max_run = m->runs[i].len;

@@ -69,6 +69,8 @@ static bool visible(const char *path)
 {
 	if (!chg.on || !strcmp(path, "/"))
 		return true;
+	if (!chg.n)
+		return false;
 	return bsearch(&path, chg.visible, chg.n, sizeof(char *), cmp_str) != NULL;
 }
 
@@ -426,7 +428,8 @@ static int changed_view(struct cli *c, struct cli_disk *cd,
 			cli_fail(c, "out of memory");
 		return -1;
 	}
-	qsort(chg.visible, chg.n, sizeof(char *), cmp_str);
+	if (chg.n)
+		qsort(chg.visible, chg.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < chg.n; i++) {
 		if (n && !strcmp(chg.visible[n - 1], chg.visible[i]))
 			free(chg.visible[i]);
