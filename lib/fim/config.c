@@ -5,7 +5,9 @@
  *   /regex GROUP             select paths matching ^(regex)
  *   =/regex GROUP            select paths matching ^(regex)$ only
  *   !/regex                  exclude paths matching ^(regex) (not walked)
- * Bounded: 1 MiB of text, 4 KiB lines, 1024 rules, 256 groups.
+ * Regexes are PCRE2 (as AIDE's), with bounded compile size (PCRE2's own
+ * limit) and match limits, since guest file names are matched against
+ * them. Bounded: 1 MiB of text, 4 KiB lines, 1024 rules, 256 groups.
  */
 #define _GNU_SOURCE
 #include "fim/fim_internal.h"
@@ -14,7 +16,8 @@
 #include <stdio.h>
 #include <errno.h>
 #include <openssl/evp.h>
-#include <regex.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +31,7 @@ enum rule_kind { RULE_SELECT, RULE_EQUAL, RULE_NEGATE };
 struct rule {
 	enum rule_kind kind;
 	unsigned attrs;
-	regex_t re;
+	pcre2_code *re;
 };
 
 struct group {
@@ -42,6 +45,7 @@ struct kvmon_fim_config {
 	struct group groups[CFG_MAX_GROUPS];
 	size_t ngroups;
 	char id[65];  /* SHA-256 of the text, hex */
+	pcre2_match_context *mctx;
 };
 
 static const struct {
@@ -145,16 +149,17 @@ static bool valid_group_name(const char *s, size_t n)
 	return true;
 }
 
-/* An unescaped { outside a bracket expression: a{255}{255}... makes
- * glibc's regcomp build automata of gigabytes, so intervals are refused
- * (path rules do not need them). */
+/* An unescaped { outside a bracket expression: bounded repetition
+ * multiplies compiled code; path rules do not need it. */
 static bool has_interval(const char *re)
 {
 	bool bracket = false;
 
 	for (; *re; re++) {
-		if (bracket) { /* no escapes inside brackets (POSIX) */
-			if (*re == ']')
+		if (bracket) {
+			if (*re == '\\' && re[1])
+				re++;
+			else if (*re == ']')
 				bracket = false;
 		} else if (*re == '\\' && re[1]) {
 			re++;
@@ -176,6 +181,7 @@ static int add_rule(struct kvmon_fim_config *c, char *line, unsigned lineno)
 	enum rule_kind kind = RULE_SELECT;
 	struct rule *r;
 	char *re, *grp = NULL, *pat, bad[48];
+	PCRE2_SIZE eoff;
 	size_t n;
 	int rc;
 
@@ -214,17 +220,20 @@ static int add_rule(struct kvmon_fim_config *c, char *line, unsigned lineno)
 		return kvmon_set_error(EINVAL, "line %u: interval expressions {m,n} "
 				       "are not supported (write \\{ for a brace)",
 				       lineno);
-	pat = kvmon_asprintf(kind == RULE_EQUAL ? "^(%s)$" : "^(%s)", re);
+	/* \\z: a name ending in a newline must not pass for one without */
+	pat = kvmon_asprintf(kind == RULE_EQUAL ? "^(?:%s)\\z" : "^(?:%s)", re);
 	if (!pat)
 		return -1;
-	rc = regcomp(&r->re, pat, REG_EXTENDED | REG_NOSUB);
+	r->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+			      PCRE2_DOTALL | PCRE2_NEVER_UTF | PCRE2_NEVER_UCP,
+			      &rc, &eoff, NULL);
 	free(pat);
-	if (rc) {
-		char msg[128];
+	if (!r->re) {
+		PCRE2_UCHAR msg[128];
 
-		regerror(rc, &r->re, msg, sizeof(msg));
+		pcre2_get_error_message(rc, msg, sizeof(msg));
 		return kvmon_set_error(EINVAL, "line %u: bad regular expression: %s",
-				       lineno, msg);
+				       lineno, (const char *)msg);
 	}
 	c->nrules++;
 	return 0;
@@ -281,10 +290,17 @@ struct kvmon_fim_config *kvmon_fim_config_parse(const char *text, size_t len)
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
-	if (!c) {
+	if (c)
+		c->mctx = pcre2_match_context_create(NULL);
+	if (!c || !c->mctx) {
+		free(c);
 		kvmon_set_error(ENOMEM, "out of memory");
 		return NULL;
 	}
+	/* a guest-chosen name must not make a rule take unbounded time */
+	pcre2_set_match_limit(c->mctx, 100000);
+	pcre2_set_depth_limit(c->mctx, 10000);
+	pcre2_set_heap_limit(c->mctx, 4096);
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -352,14 +368,31 @@ void kvmon_fim_config_free(struct kvmon_fim_config *c)
 	if (!c)
 		return;
 	for (i = 0; i < c->nrules; i++)
-		regfree(&c->rules[i].re);
+		pcre2_code_free(c->rules[i].re);
+	pcre2_match_context_free(c->mctx);
 	free(c);
+}
+
+/* Does rule r match path? A match that hits a limit counts as "matched"
+ * for selection and "not matched" for exclusion: when in doubt, watch. */
+static bool rule_matches(const struct kvmon_fim_config *c, const struct rule *r,
+			 const char *path, pcre2_match_data *md)
+{
+	int rc = pcre2_match(r->re, (PCRE2_SPTR)path, strlen(path), 0, 0, md,
+			     c->mctx);
+
+	if (rc >= 0)
+		return true;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return false;
+	return r->kind != RULE_NEGATE;
 }
 
 /* Negative rules win; otherwise the last matching selection rule. */
 unsigned kvmon_fim_config_match(const struct kvmon_fim_config *c,
 				const char *path, bool *descend)
 {
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	unsigned attrs = 0;
 	bool selected = false;
 	size_t i;
@@ -369,16 +402,23 @@ unsigned kvmon_fim_config_match(const struct kvmon_fim_config *c,
 	for (i = 0; i < c->nrules; i++) {
 		const struct rule *r = &c->rules[i];
 
-		if (regexec(&r->re, path, 0, NULL, 0))
+		if (!md) { /* no memory to decide: select, walk */
+			selected = true;
+			attrs |= r->kind == RULE_NEGATE ? 0 : r->attrs;
+			continue;
+		}
+		if (!rule_matches(c, r, path, md))
 			continue;
 		if (r->kind == RULE_NEGATE) {
 			if (descend)
 				*descend = false;
+			pcre2_match_data_free(md);
 			return 0;
 		}
 		attrs = r->attrs;
 		selected = true;
 	}
+	pcre2_match_data_free(md);
 	/* A selected path always records its type (presence). */
 	return selected ? attrs | KVMON_FIM_TYPE : 0;
 }

@@ -130,7 +130,24 @@ static void test_config(void)
 		ok(kvmon_fim_config_match(c, "/a{x{}", &desc) != 0, "literal braces match");
 	kvmon_fim_config_free(c);
 	c = kvmon_fim_config_parse("/a[\\]{2} p\n", strlen("/a[\\]{2} p\n"));
-	ok(!c, "backslash is literal in brackets: the interval after them is refused");
+	ok(!c, "an interval after an escaped bracket refused");
+	{
+		static const char t[] = "/ p\n=/x/y u\n!/x/(a+)+b\n";
+		char evil[200];
+
+		c = kvmon_fim_config_parse(t, strlen(t));
+		memset(evil, 'a', sizeof(evil));
+		memcpy(evil, "/x/", 3);
+		evil[sizeof(evil) - 2] = 'c';
+		evil[sizeof(evil) - 1] = '\0';
+		ok(c && kvmon_fim_config_match(c, "/x/y", &desc) & KVMON_FIM_UID &&
+		   !(kvmon_fim_config_match(c, "/x/y\n", &desc) & KVMON_FIM_UID),
+		   "= rule: a name with a trailing newline is another name");
+		ok(c && kvmon_fim_config_match(c, evil, &desc) != 0 && desc,
+		   "catastrophic backtracking on a guest name: match limit, path "
+		   "still watched");
+		kvmon_fim_config_free(c);
+	}
 	c = kvmon_fim_config_parse("/a p\0/b p\n", 10);
 	ok(!c, "NUL byte refused");
 	c = kvmon_fim_config_load(KVMON_SOURCE_DIR "/etc/fim.conf");
