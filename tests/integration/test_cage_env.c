@@ -44,8 +44,13 @@ static void cleanup(void)
 	if (sys && (c = kvmon_cage_open(sys, name)))
 		if (kvmon_cage_remove(c, KVMON_CAGE_EVICT) < 0)
 			kvmon_cage_close(c);
-	if (foreign[0])
-		rmdir(foreign); /* its one member was killed above */
+	if (foreign[0]) { /* its one member was killed above */
+		char sub[1300];
+
+		snprintf(sub, sizeof(sub), "%s/ids", foreign);
+		rmdir(sub);
+		rmdir(foreign);
+	}
 	if (tmpf[0])
 		unlink(tmpf);
 	if (shmf[0])
@@ -286,11 +291,16 @@ static void test_foreign(const char *memdir)
 		for (;;)
 			pause();
 	}
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", foreign);
+	/* The process sits in a child cgroup, as libvirt's emulator/vcpu
+	 * children do: the scope's figures must include it (v1 total_*). */
+	snprintf(procs, sizeof(procs), "%s/ids", foreign);
+	if (mkdir(procs, 0755) < 0)
+		bail("mkdir %s: %s", procs, strerror(errno));
+	snprintf(procs, sizeof(procs), "%s/ids/cgroup.procs", foreign);
 	snprintf(val, sizeof(val), "%d", (int)child);
 	f = fopen(procs, "w");
 	ok(f && fputs(val, f) >= 0 && fclose(f) == 0 && write(go[1], "g", 1) == 1,
-	   "process moved into the foreign cgroup");
+	   "process moved into a child of the foreign cgroup");
 	close(go[0]);
 	close(go[1]);
 	sleep(2);
@@ -301,7 +311,7 @@ static void test_foreign(const char *memdir)
 		diag("anon %llu file %llu shmem %llu", (unsigned long long)st.mem_anon,
 		     (unsigned long long)st.mem_file, (unsigned long long)st.mem_shmem);
 		ok(st.mem_anon >= 8 * MIB && st.mem_anon < 14 * MIB,
-		   "anon: the 8 MiB malloc, not the shmem");
+		   "anon: the 8 MiB malloc in the child cgroup, not the shmem");
 		ok(st.mem_file >= 5 * MIB && st.mem_file < 12 * MIB,
 		   "file: the 6 MiB written, shmem excluded");
 		ok(st.mem_shmem >= 8 * MIB, "shmem reported apart (%llu)",
@@ -339,8 +349,31 @@ static void test_foreign(const char *memdir)
 	child = -1;
 	unlink(shmf);
 	unlink(tmpf);
-	ok(rmdir(foreign) == 0, "foreign cgroup removed by the test that made it");
+	snprintf(procs, sizeof(procs), "%s/ids", foreign);
+	ok(rmdir(procs) == 0 && rmdir(foreign) == 0,
+	   "foreign cgroup removed by the test that made it");
 	foreign[0] = '\0';
+}
+
+/* --parent as a directory under a mount names one cgroup path for every
+ * hierarchy; where that path is missing in one (here our memory cgroup's
+ * path does not exist in the cpu hierarchy) it is a clear error. */
+static void test_parent_path(const char *cpudir, const char *memdir)
+{
+	char args[1400], err[1024], sub[64];
+	int rc;
+
+	snprintf(sub, sizeof(sub), "kvmon-%s", name);
+	if (!strcmp(cpudir, memdir) || strstr(cpudir, "/cpu") == NULL) {
+		ok(1, "cpu and memory share the cgroup path: nothing to mismatch");
+		return;
+	}
+	snprintf(args, sizeof(args), "cage create %s --parent '%s'", name, memdir);
+	rc = kvmon_cli(args, err, sizeof(err));
+	diag("%s", err);
+	ok(rc == 2 && strstr(err, "does not exist") && !exists(memdir, sub) &&
+		   !exists(cpudir, sub),
+	   "--parent DIR missing in another hierarchy: exit 2, nothing created");
 }
 
 int main(void)
@@ -374,6 +407,7 @@ int main(void)
 		ok(0, "read-only test needs cpu and memory in separate hierarchies");
 	test_real_v2();
 	test_foreign(memdir);
+	test_parent_path(cpudir, memdir);
 	cleanup();
 	return tap_done();
 }
