@@ -514,6 +514,7 @@ int main(void)
 		}
 		if (f2)
 			frames_free(f2);
+		free(f2);
 		kvmon_vm_disconnect(vm); /* QEMU serves one QMP client */
 	}
 	/* ---- a killed kvmon leaves filter + chardev; the next attach removes them */

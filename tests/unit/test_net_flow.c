@@ -58,7 +58,8 @@ static size_t v6_frame(uint8_t *f, uint8_t first_nh, const uint8_t *ext, size_t 
 	ip[7] = 64;
 	ip[8] = 0xfe; ip[9] = 0x80; ip[23] = 1;
 	ip[24] = 0xfe; ip[25] = 0x80; ip[39] = 2;
-	memcpy(ip + 40, ext, elen);
+	if (elen)
+		memcpy(ip + 40, ext, elen);
 	uint8_t *t = ip + 40 + elen;
 
 	t[1] = 99;  /* sport 99 */
