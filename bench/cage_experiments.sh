@@ -151,30 +151,11 @@ while True:
 		# the performer's sampling delay adds at most one --interval.
 		# Settle: from the same change until the guest's actual a is
 		# within 2% of it: TCG inflation speed, not the performer.
-		awk -F, -v ph=$phase -v room=$((160 << 20)) -v ival=0.2 'NR>1 { t[n]=$1; u[n]=($2 < room ? $2 : room); m[n]=$3; a[n]=256*1048576-$5; n++ }
-		function ab(x) { return x < 0 ? -x : x }
-		END {
-			for (i = 0; i < n; i++) {
-				st = 1
-				for (j = i; j >= 0 && t[i]-t[j] <= 2; j--) if (ab(u[j]-u[i]) > 2097152) st = 0
-				if (st && t[i] > 2 && u[i] > 4194304) {
-					e = ab(m[i]-u[i])/u[i]; es += e; if (e > em) em = e
-					e = ab(a[i]-u[i])/u[i]; ea += e; if (e > eam) eam = e
-					ns++
-				}
-			}
-			for (i = 1; i < n; i++) if (ab(u[i]-u[i-1]) > 4194304) {
-				nc++
-				for (j = i; j < n && ab(m[j]-u[i]) > 0.02*u[i] + 1048576; j++) ;
-				if (j < n) { r = t[j]-t[i]; rs += r; nr++; if (r > rm) rm = r } else rmiss++
-				for (j = i; j < n && ab(a[j]-u[i]) > 0.02*u[i] + 1048576; j++) ;
-				if (j < n) { r = t[j]-t[i]; ss += r; nss++; if (r > sm) sm = r } else smiss++
-			}
-			printf "balloon %s: %d samples, %d steady; steady-state error (requested) mean %.2f%% max %.2f%%, (guest actual) mean %.2f%% max %.2f%%\n",
-			       ph, n, ns, ns ? 100*es/ns : 0, 100*em, ns ? 100*ea/ns : 0, 100*eam
-			printf "balloon %s: %d usage changes; reaction (request) mean %.2f s max %.2f s, + sampling <= %.1f s: max %.2f s (%d not requested); settle (guest actual) mean %.2f s max %.2f s (%d not reached)\n",
-			       ph, nc, nr ? rs/nr : 0, rm, ival, rm + ival, rmiss + 0, nss ? ss/nss : 0, sm, smiss + 0
-		}' "$csv" | tee "$OUT/balloon_$phase.txt"
+		# A change followed by another before it was matched counts as
+		# superseded (rate limit --min-gap), not as missed.
+		# (bench/balloon_metrics.awk: also usable on a saved CSV.)
+		awk -F, -v ph=$phase -v room=$((160 << 20)) -v ival=0.2 -v base=$((256 << 20)) \
+			-f "$(dirname "$0")/balloon_metrics.awk" "$csv" | tee "$OUT/balloon_$phase.txt"
 		gnuplot <<-EOF
 		set terminal png size 800,400; set output "$OUT/balloon_$phase.png"
 		set datafile separator ","; set key top left
