@@ -17,10 +17,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MiB (1ull << 20)
@@ -127,6 +129,35 @@ static int same_file(struct kvmon_disk *d, const char *name, const char *path,
 	return rc;
 }
 
+/* kvmon mount --partition VG/LV: the LV's file system through FUSE. */
+static void mount_lv(const char *kv)
+{
+	char mnt[4300], path[4400], want[4400];
+	int wst;
+	pid_t pid;
+
+	snprintf(mnt, sizeof(mnt), "%s/mnt", root);
+	mkdir(mnt, 0700);
+	pid = fork();
+	if (pid == 0) {
+		execl(kv, "kvmon", "mount", "--image", img, "--format", "raw",
+		      "--partition", "kvmvg/root", mnt, (char *)NULL);
+		_exit(127);
+	}
+	snprintf(path, sizeof(path), "%s/big.bin", mnt);
+	for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
+		usleep(50000);
+	snprintf(want, sizeof(want), "%s/t1/big.bin", root);
+	ok(sh("cmp -s '%s' '%s'", path, want) == 0,
+	   "kvmon mount --partition kvmvg/root: big.bin identical");
+	kill(pid, SIGTERM);
+	ok(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+	   "kvmon mount exits 0");
+	if (access(path, F_OK) == 0)
+		sh("fusermount3 -u -z '%s'", mnt);
+	rmdir(mnt);
+}
+
 static void on_disk(void)
 {
 	struct kvmon_partition p[16];
@@ -226,6 +257,8 @@ static void on_disk(void)
 			    kv, img) == 0, "kvmon disk cat --partition kvmvg/root");
 		ok(kv && sh("'%s' disk ls --image '%s' --partition kvmvg/thin / 2>/dev/null; test $? = 2",
 			    kv, img) == 0, "unknown volume: exit 2");
+		if (kv)
+			mount_lv(kv);
 	}
 	free(lv);
 }
