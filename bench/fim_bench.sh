@@ -12,13 +12,16 @@
 # files get their first block rewritten through QEMU's block layer
 # (HMP qemu-io, so the bitmap records the writes as it would a guest's),
 # and a full and an incremental check of the running VM are timed.
-# Usage: bench/fim_bench.sh [KVMON] (env: FILES=20000 MB=1024 JOBS=2 ROUNDS=1)
+# Usage: bench/fim_bench.sh [KVMON] (env: FILES=20000 MB=1024 JOBS=2 ROUNDS=1;
+# SKIP_AIDE=1: the incremental part only; KEEP=1: leave the work directory
+# and the QEMU running, for profiling)
 set -euo pipefail
 KVMON=$(realpath "${1:-build/src/kvmon/kvmon}")
 FILES=${FILES:-20000}; MB=${MB:-1024}; JOBS=${JOBS:-2}; ROUNDS=${ROUNDS:-1}
 W=$(mktemp -d /tmp/kvmon-bench-fim.XXXXXX)
 MPID=; QPID=
 cleanup() {
+	[ -n "${KEEP:-}" ] && { echo "kept: $W (QEMU pid $QPID)"; return; }
 	[ -n "$MPID" ] && kill "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null
 	mountpoint -q "$W/mnt" 2>/dev/null && fusermount3 -u -z "$W/mnt"
 	[ -n "$QPID" ] && kill "$QPID" 2>/dev/null && wait "$QPID" 2>/dev/null
@@ -54,11 +57,12 @@ aconf() {
 	aide -c "$W/$1.conf" --init >/dev/null 2>&1 || true
 	mv "$W/$1.db.new" "$W/$1.db"
 }
+secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+if [ -z "${SKIP_AIDE:-}" ]; then
 aconf local "$W/tree"; aconf mount "$W/mnt"
 "${FIM[@]}" --db "$W/img.db" init --image "$W/fs.img" --format raw >/dev/null
 
-secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
-drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 A=(); B=(); C=()
 for _ in $(seq "$ROUNDS"); do
 	drop; A+=("$(secs "${FIM[@]}" --db "$W/img.db" check --image "$W/fs.img" --format raw)")
@@ -73,6 +77,7 @@ echo "(b) aide --check on kvmon mount:         ${mb} s (runs: ${B[*]})"
 echo "(c) aide --check on the local tree:      ${mc} s (runs: ${C[*]})"
 echo "ratio (a)/(c) kvmon fim / AIDE local: $(echo "scale=2; $ma / $mc" | bc) (target <= 0.8)"
 echo "ratio (b)/(c) AIDE mount / AIDE local: $(echo "scale=2; $mb / $mc" | bc) (target <= 1.2)"
+fi
 kill "$MPID"; wait "$MPID" 2>/dev/null || true; MPID=
 
 # ---- incremental: the image as the disk of a QEMU that keeps a dirty bitmap

@@ -66,6 +66,7 @@ struct walker {
 	struct inoset dirs;
 	const struct kvmon_fim_scan_opts *o;
 	uint64_t walked;
+	int64_t last_ms;
 };
 
 struct child {
@@ -283,8 +284,10 @@ static int walk(struct walker *w, const char *dir, uint64_t dir_ino,
 	for (i = 0, rc = 0; i < ch.n && rc == 0; i++)
 		rc = visit(w, dir, &ch.c[i], depth);
 	children_free(&ch);
-	if (w->o && w->o->progress && !(w->walked & 1023))
+	if (w->o && w->o->progress && kvmon_now_ms() - w->last_ms >= 200) {
+		w->last_ms = kvmon_now_ms();
 		w->o->progress(w->o->opaque, w->walked, 0);
+	}
 	return rc;
 }
 
@@ -353,9 +356,13 @@ static void report(struct hasher *h)
 
 	if (!h->o || !h->o->progress)
 		return;
+	if (pthread_mutex_trylock(&h->lock))
+		return; /* another thread is reporting */
 	now = kvmon_now_ms();
-	if (now - h->last_ms < 200 || pthread_mutex_trylock(&h->lock))
+	if (now - h->last_ms < 200) {
+		pthread_mutex_unlock(&h->lock);
 		return;
+	}
 	h->last_ms = now;
 	h->o->progress(h->o->opaque, atomic_load(&h->files),
 		       atomic_load(&h->bytes));

@@ -413,6 +413,82 @@ static void test_scan(void)
 	kvmon_fim_config_free(c);
 }
 
+/* ------------------------------------------------------------ hostile */
+
+static void corrupt_at(const char *path, long off, unsigned char b)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd >= 0) {
+		if (pwrite(fd, &b, 1, off) != 1)
+			diag("pwrite failed");
+		close(fd);
+	}
+}
+
+static void test_hostile(void)
+{
+	static const char all[] = "/ ALL\n";
+	struct kvmon_fim_config *c = kvmon_fim_config_parse(all, strlen(all));
+	char img[4200], copy[4200];
+	struct kvmon_fim_db *db;
+	unsigned seed = 4242, scanned = 0;
+	int64_t t0;
+
+	snprintf(img, sizeof(img), "%s/one.img", root);
+	snprintf(copy, sizeof(copy), "%s/hostile.img", root);
+	/* a directory linked into its own subtree, a symlink loop, a sparse
+	 * file claiming 2^55 bytes */
+	sh("cp '%s' '%s' && debugfs -w -R 'ln /d /d/sub/up' '%s' >/dev/null 2>&1 && "
+	   "debugfs -w -R 'symlink /d/l1 /d/l2' '%s' >/dev/null 2>&1 && "
+	   "debugfs -w -R 'symlink /d/l2 /d/l1' '%s' >/dev/null 2>&1 && "
+	   "debugfs -w -R 'sif /d/meta.txt size 0x80000000000000' '%s' >/dev/null 2>&1",
+	   img, copy, copy, copy, copy, copy);
+	t0 = kvmon_now_ms();
+	db = c ? scan_image(copy, c, 2) : NULL;
+	ok(db != NULL && kvmon_now_ms() - t0 < 20000,
+	   "loop, symlink loop and a 2^55-byte file: the scan ends (%zu paths, %lld ms)",
+	   kvmon_fim_db_count(db), (long long)(kvmon_now_ms() - t0));
+	if (db) {
+		const struct fim_entry *e = fim_db_find(db, "/d/meta.txt");
+		size_t i, below = 0;
+
+		ok(e && e->hash_err == EFBIG, "the huge file is not read: EFBIG recorded");
+		for (i = 0; i < db->n; i++)
+			below += !strncmp(db->e[i].path, "/d/sub/up/", 10);
+		ok(fim_db_find(db, "/d/sub/up") && below == 0,
+		   "the looped directory is recorded, not walked again");
+	}
+	kvmon_fim_db_free(db);
+	/* random corruption of the metadata: error or a database, never a
+	 * crash, bounded time */
+	t0 = kvmon_now_ms();
+	for (int iter = 0; iter < 30; iter++) {
+		sh("cp '%s' '%s'", img, copy);
+		for (int k = 0; k < 40; k++) {
+			seed = seed * 1103515245u + 12345u;
+			long off = 1024 + (long)((seed >> 8) % (600 * 1024));
+
+			seed = seed * 1103515245u + 12345u;
+			corrupt_at(copy, off, (unsigned char)(seed >> 16));
+		}
+		{
+			struct kvmon_fim_scan_opts o = { .jobs = 2 };
+			struct kvmon_disk *d = kvmon_disk_open_raw(copy);
+			struct kvmon_fs *fs = d ? kvmon_fs_open(d, 0, 0) : NULL;
+
+			db = fs ? kvmon_fim_scan(fs, c, &o) : NULL;
+			scanned += db != NULL;
+			kvmon_fim_db_free(db);
+			kvmon_fs_close(fs);
+			kvmon_disk_close(d);
+		}
+	}
+	ok(kvmon_now_ms() - t0 < 60000, "30 randomly corrupted images: no crash, "
+	   "bounded (%u scanned, %lld ms)", scanned, (long long)(kvmon_now_ms() - t0));
+	kvmon_fim_config_free(c);
+}
+
 /* ------------------------------------------------------------ CLI */
 
 static void test_cli(void)
@@ -490,6 +566,7 @@ int main(void)
 	atexit(cleanup);
 	test_config();
 	test_scan();
+	test_hostile();
 	test_cli();
 	return tap_done();
 }
