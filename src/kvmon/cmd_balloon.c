@@ -311,6 +311,10 @@ static int follow(struct cli *c, struct kvmon_vm *vm, const struct follow *o)
 		rc = cli_lib_fail(c, o->ids);
 		goto out;
 	}
+	if (!kvmon_cage_dir(p.cage, "memory")) { /* nothing to measure */
+		rc = cli_fail(c, "%s: not in a memory cgroup hierarchy", o->ids);
+		goto out;
+	}
 	if (kvmon_balloon_get(vm, &p.actual) < 0) {
 		rc = cli_lib_fail(c, "balloon");
 		goto out;
