@@ -42,6 +42,7 @@ struct chg {
 	ext2_filsys fs;
 	const struct kvmon_fsmap *m;
 	struct range *dr, *meta, *itab;
+	uint32_t *itab_group;       /* group of itab[i] */
 	size_t n_dr, c_dr, n_meta, c_meta;
 	uint64_t itab_max;
 	uint8_t *flags;            /* per inode */
@@ -124,6 +125,15 @@ static int cmp_range(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+static int cmp_group(const void *a, const void *b, void *ctx)
+{
+	const struct kvmon_fsmap *m = ctx;
+	uint64_t x = m->itab[*(const uint32_t *)a].start;
+	uint64_t y = m->itab[*(const uint32_t *)b].start;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Baseline inode tables as ranges sorted by start, for lookup. The
  * group of a block comes from the map's (unsorted) table. */
 static int sort_itab(struct chg *c)
@@ -131,15 +141,22 @@ static int sort_itab(struct chg *c)
 	const struct kvmon_fsmap *m = c->m;
 
 	c->itab = calloc(m->groups, sizeof(*c->itab));
-	if (!c->itab)
+	c->itab_group = calloc(m->groups, sizeof(*c->itab_group));
+	if (!c->itab || !c->itab_group)
 		return kvmon_set_error(ENOMEM, "out of memory");
 	for (uint32_t g = 0; g < m->groups; g++) {
-		c->itab[g] = (struct range){ m->itab[g].start,
-					     m->itab[g].start + m->itab[g].len };
+		c->itab_group[g] = g;
 		if (m->itab[g].len > c->itab_max)
 			c->itab_max = m->itab[g].len;
 	}
-	qsort(c->itab, m->groups, sizeof(*c->itab), cmp_range);
+	qsort_r(c->itab_group, m->groups, sizeof(*c->itab_group), cmp_group,
+		(void *)m);
+	for (uint32_t i = 0; i < m->groups; i++) {
+		uint32_t g = c->itab_group[i];
+
+		c->itab[i] = (struct range){ m->itab[g].start,
+					     m->itab[g].start + m->itab[g].len };
+	}
 	return 0;
 }
 
@@ -156,17 +173,28 @@ static void mark_itab_block(struct chg *c, uint32_t g, uint64_t k)
 		c->flags[i] |= F_ITAB;
 }
 
-/* Dirty blocks [a, b) in the baseline inode tables: flag their inodes. */
+/* Dirty blocks [a, b) in the baseline inode tables: flag their inodes.
+ * The tables sorted by start (c->itab, group in c->itab_group) bound the
+ * search to the tables that can intersect. */
 static void dirty_itab(struct chg *c, uint64_t a, uint64_t b)
 {
-	const struct kvmon_fsmap *m = c->m;
+	uint64_t from = a >= c->itab_max ? a - c->itab_max : 0;
+	size_t lo = 0, hi = c->m->groups;
 
-	for (uint32_t g = 0; g < m->groups; g++) {
-		uint64_t s = m->itab[g].start, e = s + m->itab[g].len;
-		uint64_t lo = a > s ? a : s, hi = b < e ? b : e;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		for (uint64_t k = lo; k < hi; k++)
-			mark_itab_block(c, g, k);
+		if (c->itab[mid].start < from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < c->m->groups && c->itab[lo].start < b; lo++) {
+		uint64_t s = c->itab[lo].start, e = c->itab[lo].end;
+		uint64_t l = a > s ? a : s, h = b < e ? b : e;
+
+		for (uint64_t k = l; k < h; k++)
+			mark_itab_block(c, c->itab_group[lo], k);
 	}
 }
 
@@ -195,10 +223,15 @@ static int unowned_block(struct chg *c, uint64_t k)
 {
 	if (in_ranges(c->itab, c->m->groups, c->itab_max, k))
 		return 0; /* inode table: handled through the inodes */
-	if (c->have_bitmap && !ext2fs_test_block_bitmap2(c->fs->block_map, k))
-		return 0; /* free now: no file holds it */
 	if (in_ranges(c->meta, c->n_meta, 1u << 20, k))
-		return 0; /* superblock, descriptors, bitmaps, inode tables */
+		return 0; /* boot block, superblock, descriptors, bitmaps,
+			     inode tables */
+	/* (The bitmap starts at s_first_data_block; libext2fs would print
+	 * a warning for blocks outside it.) */
+	if (c->have_bitmap && k >= c->fs->super->s_first_data_block &&
+	    k < ext2fs_blocks_count(c->fs->super) &&
+	    !ext2fs_test_block_bitmap2(c->fs->block_map, k))
+		return 0; /* free now: no file holds it */
 	if (c->n_cand >= MAX_CANDIDATES) {
 		c->unattributed = true;
 		return 0;
@@ -257,13 +290,10 @@ static int build_meta(struct chg *c)
 
 	if (add_meta(c, 1, 1) < 0) /* superblock (1 KiB blocks) */
 		return -1;
-	/* Block 0 holds the superblock when blocks are larger than 1 KiB. */
-	if (!fs->super->s_first_data_block) {
-		if (grow((void **)&c->meta, &c->c_meta, c->n_meta,
-			 sizeof(*c->meta)) < 0)
-			return -1;
-		c->meta[c->n_meta++] = (struct range){ 0, 1 };
-	}
+	/* Block 0: boot block (1 KiB blocks) or the superblock. */
+	if (grow((void **)&c->meta, &c->c_meta, c->n_meta, sizeof(*c->meta)) < 0)
+		return -1;
+	c->meta[c->n_meta++] = (struct range){ 0, 1 };
 	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
 		blk64_t sb = 0, od = 0, nd = 0;
 		blk_t used = 0;
@@ -697,6 +727,7 @@ int kvmon_fs_changes_with(struct kvmon_fs *fs, kvmon_fsmap_dirty_fn dirty,
 	free(c.dr);
 	free(c.meta);
 	free(c.itab);
+	free(c.itab_group);
 	free(c.flags);
 	free(c.cand);
 	free(c.cand_hit);

@@ -366,6 +366,58 @@ static void map_file_checks(struct kvmon_fsmap *map)
 	ok(!m2 && kvmon_get_errno() == ENOENT, "missing file: ENOENT");
 }
 
+/* 1 KiB blocks, 8 groups: inodes and files spread over groups, inode
+ * tables found through the sorted group table. */
+static void multi_group(struct dirty *d)
+{
+	struct kvmon_disk *da, *db;
+	struct kvmon_fs *fa, *fb;
+	struct kvmon_fsmap *map;
+	struct tree ta = { 0 }, tb = { 0 };
+	struct result r;
+
+	if (sh("rm -rf '%s' && mkdir -p '%s' && cd '%s' && for i in 1 2 3 4 5 6 "
+	       "7 8; do mkdir d$i; for j in $(seq 1 40); do head -c 3000 "
+	       "/dev/urandom > d$i/f$j; done; done && mke2fs -q -F -t ext4 "
+	       "-b 1024 -O ^flex_bg -d '%s' '%s' 64M >/dev/null 2>&1",
+	       src, src, src, src, img_a))
+		bail("mke2fs (groups)");
+	sh("cp '%s' '%s'", img_a, img_b);
+	if (sh("printf Q | dd of='%s' bs=1024 seek=%llu conv=notrunc "
+	       "status=none", img_b,
+	       (unsigned long long)first_block(img_a, "/d5/f7")) ||
+	    sh("debugfs -w -R 'set_inode_field /d7/f3 mode 0100600' '%s' "
+	       ">/dev/null 2>&1", img_b) ||
+	    sh("debugfs -w -R 'rm /d2/f9' '%s' >/dev/null 2>&1", img_b))
+		bail("changing the multi-group image");
+	fa = open_fs(img_a, &da);
+	fb = open_fs(img_b, &db);
+	ta.fs = fa;
+	tb.fs = fb;
+	full_scan(&ta);
+	full_scan(&tb);
+	map = kvmon_fsmap_build(fa);
+	ok(map && map->groups == 8, "multi-group map built (%u groups)",
+	   map ? map->groups : 0);
+	if (map) {
+		diff_images(img_a, img_b, d);
+		check_against_truth("groups", map, &ta, &tb, d, &r);
+		ok(must(&tb, "/d5/f7")->change == KVMON_CHANGE_MAYBE &&
+		   (must(&tb, "/d5/f7")->why & KVMON_WHY_DATA) &&
+		   must(&tb, "/d7/f3")->change == KVMON_CHANGE_MAYBE &&
+		   (must(&tb, "/d7/f3")->why & KVMON_WHY_INODE) &&
+		   must(&ta, "/d2/f9")->seen == 1,
+		   "groups: raw write, chmod and delete in other groups found");
+	}
+	kvmon_fsmap_free(map);
+	kvmon_fs_close(fa);
+	kvmon_fs_close(fb);
+	kvmon_disk_close(da);
+	kvmon_disk_close(db);
+	free_tree(&ta);
+	free_tree(&tb);
+}
+
 int main(void)
 {
 	struct kvmon_disk *da, *db;
@@ -506,6 +558,7 @@ int main(void)
 	kvmon_disk_close(db);
 	free_tree(&ta);
 	free_tree(&tb);
+	multi_group(d);
 	free(d);
 	return tap_done();
 }
