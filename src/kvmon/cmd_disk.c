@@ -32,7 +32,7 @@ static const char disk_usage[] =
 	"  --bitmap NAME    baseline: bitmap name (default kvmon-base-TIME-PID)\n"
 	DISK_HELP
 	COMMON_HELP
-	"Exit: 0 ok, 1 PATH not found, 2 error.\n";
+	"Exit: 0 ok, 1 PATH not found (changes: something changed), 2 error.\n";
 
 int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg)
 {
