@@ -357,6 +357,39 @@ static void mount_checks(void)
 	ok(!mounted(mnt), "unmounted on SIGTERM");
 }
 
+/* kvmon disk baseline / drop-baseline through the CLI. */
+static void cli_baseline(void)
+{
+	char cmd[16384], file[4300], name[64];
+	int rc;
+
+	snprintf(file, sizeof(file), "%s/cli.map", work);
+	snprintf(name, sizeof(name), "kvmon-test-cli-%d", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "TMPDIR='%s' '%s' disk baseline --json --qmp "
+		 "'%s' --bitmap %s '%s' >/dev/null", work, getenv("KVMON"),
+		 kvmon_vm_path(vm, "qmp"), name, file);
+	rc = system(cmd);
+	ok(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && bitmap_listed(name) == 1 &&
+	   access(file, R_OK) == 0, "kvmon disk baseline: bitmap %s and map file",
+	   name);
+	rc = system(cmd);
+	ok(WIFEXITED(rc) && WEXITSTATUS(rc) == 2, "same bitmap again: exit 2");
+	snprintf(cmd, sizeof(cmd), "TMPDIR='%s' '%s' disk changes --qmp '%s' "
+		 "'%s' >/dev/null", work, getenv("KVMON"),
+		 kvmon_vm_path(vm, "qmp"), file);
+	rc = system(cmd);
+	ok(WIFEXITED(rc) && WEXITSTATUS(rc) <= 1, "kvmon disk changes on it "
+	   "runs (exit %d)", WIFEXITED(rc) ? WEXITSTATUS(rc) : -1);
+	snprintf(cmd, sizeof(cmd), "'%s' disk drop-baseline --qmp '%s' '%s' "
+		 ">/dev/null", getenv("KVMON"), kvmon_vm_path(vm, "qmp"), file);
+	rc = system(cmd);
+	ok(WIFEXITED(rc) && WEXITSTATUS(rc) == 0 && bitmap_listed(name) == 0,
+	   "kvmon disk drop-baseline removes it");
+	if (bitmap_listed(name) == 1)
+		kvmon_disk_bitmap_remove(vm, NULL, name);
+	unlink(file);
+}
+
 static void cleanup(void)
 {
 	stop_mount();
@@ -517,6 +550,7 @@ int main(void)
 	}
 	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the CLI");
 	mount_checks();
+	cli_baseline();
 	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the mount");
 
 	ok(kvmon_disk_bitmap_remove(vm, NULL, bitmap) == 0 &&
