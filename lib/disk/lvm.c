@@ -134,11 +134,16 @@ static const char *parse_ident(struct parser *ps)
 
 	while (ps->p < ps->end && ident_char(*ps->p))
 		ps->p++;
+	const char *r;
+
 	if (ps->p == s || ps->p - s > 256) {
 		perr(ps, "expected a name");
 		return NULL;
 	}
-	return arena_put(ps, s, (size_t)(ps->p - s));
+	r = arena_put(ps, s, (size_t)(ps->p - s));
+	if (!r)
+		perr(ps, "out of string space");
+	return r;
 }
 
 /* "..." with \" and \\ escapes (any other \x stands for x). */
@@ -418,7 +423,7 @@ static int map_segment(const struct vg *vg, const struct node *s,
 		       struct kvmon_lv *lv, uint64_t *next_extent)
 {
 	const struct parser *ps = vg->ps;
-	uint64_t start, count, nstripes, pe, len, pstart;
+	uint64_t start, count, nstripes, pe, len, pstart, lstart, lend;
 	const char *type = get_str(ps, s, "type");
 	const struct node *stripes;
 	int pvn, pen;
@@ -431,7 +436,10 @@ static int map_segment(const struct vg *vg, const struct node *s,
 	if (start != *next_extent || !count)
 		return kvmon_set_error(EINVAL, "LV %s: segments are not "
 				       "contiguous", lv->name);
-	if (count > vg->pe_count || __builtin_mul_overflow(count, vg->extent, &len))
+	/* Offsets in the LV must fit too (segments may repeat extents). */
+	if (count > vg->pe_count || __builtin_mul_overflow(count, vg->extent, &len) ||
+	    __builtin_mul_overflow(start, vg->extent, &lstart) ||
+	    __builtin_add_overflow(lstart, len, &lend))
 		return kvmon_set_error(EINVAL, "LV %s: %s is larger than the PV",
 				       lv->name, s->key);
 	*next_extent = start + count;
@@ -466,7 +474,7 @@ static int map_segment(const struct vg *vg, const struct node *s,
 		refuse(lv, "linear", "more than 256 segments");
 		return 0;
 	}
-	lv->seg[lv->nsegs].lstart = start * vg->extent;
+	lv->seg[lv->nsegs].lstart = lstart;
 	lv->seg[lv->nsegs].pstart = pstart;
 	lv->seg[lv->nsegs].len = len;
 	lv->nsegs++;
