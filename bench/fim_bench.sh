@@ -12,12 +12,14 @@
 # files get their first block rewritten through QEMU's block layer
 # (HMP qemu-io, so the bitmap records the writes as it would a guest's),
 # and a full and an incremental check of the running VM are timed.
-# Usage: bench/fim_bench.sh [KVMON] (env: FILES=20000 MB=1024 JOBS=2 ROUNDS=1;
+# Usage: bench/fim_bench.sh [KVMON] (env: FILES=20000 MB=1024 JOBS=2 ROUNDS=1
+# (AIDE part) VMROUNDS=3 (incremental part; medians);
 # SKIP_AIDE=1: the incremental part only; KEEP=1: leave the work directory
 # and the QEMU running, for profiling)
 set -euo pipefail
 KVMON=$(realpath "${1:-build/src/kvmon/kvmon}")
 FILES=${FILES:-20000}; MB=${MB:-1024}; JOBS=${JOBS:-2}; ROUNDS=${ROUNDS:-1}
+VMROUNDS=${VMROUNDS:-3}
 W=$(mktemp -d /tmp/kvmon-bench-fim.XXXXXX)
 MPID=; QPID=
 cleanup() {
@@ -59,6 +61,7 @@ aconf() {
 }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
+med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 if [ -z "${SKIP_AIDE:-}" ]; then
 aconf local "$W/tree"; aconf mount "$W/mnt"
 "${FIM[@]}" --db "$W/img.db" init --image "$W/fs.img" --format raw >/dev/null
@@ -69,7 +72,6 @@ for _ in $(seq "$ROUNDS"); do
 	drop; B+=("$(secs aide -c "$W/mount.conf" --check)")
 	drop; C+=("$(secs aide -c "$W/local.conf" --check)")
 done
-med() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ma=$(med "${A[@]}"); mb=$(med "${B[@]}"); mc=$(med "${C[@]}")
 echo "tree: $(find "$W/tree" -type f | wc -l) files, ${SIZE} MB; $JOBS hashing threads"
 echo "(a) kvmon fim check (full) on the image: ${ma} s (runs: ${A[*]})"
@@ -113,14 +115,18 @@ for b in open(sys.argv[2]):
               'qemu-io drv0 "write -P 0x5a %d %d"' % (int(b) * bs, bs)})
     if "rror" in out or "failed" in out: sys.exit("qemu-io: %s" % out)
 PY
-drop; full=$(secs env TMPDIR="$W" "${VMFIM[@]}" check)
-drop; t0=$(date +%s.%N)
-TMPDIR="$W" "${VMFIM[@]}" check --incremental > "$W/incr.out" 2> "$W/incr.err" || true
-t1=$(date +%s.%N); incr=$(echo "$t1 - $t0" | bc)
+F=(); I=()
+for _ in $(seq "$VMROUNDS"); do
+	drop; F+=("$(secs env TMPDIR="$W" "${VMFIM[@]}" check)")
+	drop; t0=$(date +%s.%N)
+	TMPDIR="$W" "${VMFIM[@]}" check --incremental > "$W/incr.out" 2> "$W/incr.err" || true
+	t1=$(date +%s.%N); I+=("$(echo "$t1 - $t0" | bc)")
+done
+full=$(med "${F[@]}"); incr=$(med "${I[@]}")
 TMPDIR="$W" "${VMFIM[@]}" check --json > "$W/full.json" 2>/dev/null || true
 echo "incremental: $CHANGE files (1%) rewritten through QEMU's block layer"
-echo "full check of the running VM:        ${full} s ($(python3 -c "import json; d=json.load(open('$W/full.json')); print(d['changed'], 'changed,', d['paths'], 'paths')"))"
-echo "incremental check of the running VM: ${incr} s ($(tail -n1 "$W/incr.out"))"
+echo "full check of the running VM:        ${full} s (runs: ${F[*]}; $(python3 -c "import json; d=json.load(open('$W/full.json')); print(d['changed'], 'changed,', d['paths'], 'paths')"))"
+echo "incremental check of the running VM: ${incr} s (runs: ${I[*]}; $(tail -n1 "$W/incr.out"))"
 sed 's/^/  /' "$W/incr.err"
 echo "ratio incremental/full: $(echo "scale=3; $incr / $full" | bc) (target <= 0.05)"
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -238,6 +238,23 @@ int main(void)
 	ok(bitmaps(vm, "-g2") == 1 && bitmaps(vm, "-g1") == 0,
 	   "update moved the baseline marker: bitmap g2 exists, g1 removed");
 
+	/* update --incremental: since g2 and track g3 in one transaction */
+	ok(guest(c, "echo again > /root/fim/new.txt && sync") == 0,
+	   "guest: one more content change");
+	rc = sh("%s update --incremental --json > '%s/upd.json' 2>&1", base, dir);
+	ok(rc == 1 && sh("python3 -c \"import json; d=json.load(open('%s/upd.json')); "
+			 "assert d['mode']=='incremental' and [(f['path'],f['change']) for f in "
+			 "d['findings']]==[('/root/fim/new.txt','changed')], d\"", dir) == 0,
+	   "update --incremental: exactly the changed file, exit 1 (%d)", rc);
+	rc = sh("%s check --incremental --json > '%s/after3.json' 2>&1", base, dir);
+	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/after3.json')); "
+			 "assert d['mode']=='incremental' and not d['findings'], d\"",
+			 dir) == 0, "then incremental check clean (exit %d)", rc);
+	ok(bitmaps(vm, "-g3") == 1 && bitmaps(vm, "-g2") == 0,
+	   "marker moved to g3, g2 removed");
+	ok(sh("ls '%s' | grep -c 'fim.db.g.*map' | grep -qx 1", dir) == 0,
+	   "one block map left next to the database");
+
 	ok(fleece_leftovers(vm) == 0, "no fleecing export, job or node left in QEMU");
 	tctl_close(c);
 	ok(tguest_stop(vm) == 0, "guest stopped");
