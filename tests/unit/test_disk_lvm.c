@@ -173,8 +173,12 @@ static void on_disk(void)
 	ok(d && kvmon_disk_partitions(d, p, 16, &n) == 0 && n == 1 &&
 	   !strcmp(p[0].scheme, "gpt") && p[0].start == MiB,
 	   "fixture: one GPT partition at 1 MiB");
-	ok(kvmon_lvm_scan(d, p[0].start, p[0].size, lv, 8, &nlv) == 0 &&
-	   nlv == 2, "two LVs in the PV (%s)", nlv ? "" : kvmon_get_error());
+	{
+		int rc = kvmon_lvm_scan(d, p[0].start, p[0].size, lv, 8, &nlv);
+
+		ok(rc == 0 && nlv == 2, "two LVs in the PV (%s)",
+		   rc ? kvmon_get_error() : "ok");
+	}
 	/* The fixture's point: the committed copy wraps around the area end. */
 	fd = open(img, O_RDONLY);
 	ok(fd >= 0 && pread(fd, h, sizeof(h), MiB + 4096) == sizeof(h) &&
@@ -233,6 +237,18 @@ static void on_disk(void)
 		   kvmon_get_errno() == EINVAL, "view: read past its end refused");
 	}
 	kvmon_disk_close(v);
+	kvmon_disk_close(d);
+
+	/* The PV alone (no partition table): LVs found on the whole disk. */
+	snprintf(path, sizeof(path), "%s/pv.img", root);
+	if (sh("dd if='%s' of='%s' bs=1M skip=1 count=20 status=none", img, path))
+		bail("dd");
+	d = kvmon_disk_open_raw(path);
+	ok(d && kvmon_disk_volumes(d, p, 16, &n) == 0 && n == 2 &&
+	   !strcmp(p[0].name, "kvmvg/root") && p[0].start == PE0 - MiB,
+	   "bare PV: 2 LVs, offsets relative to it");
+	snprintf(path, sizeof(path), "%s/t2/marker", root);
+	ok(d && same_file(d, "kvmvg/data", "/marker", path), "bare PV: data's /marker");
 	kvmon_disk_close(d);
 
 	/* Image at rest through qemu-nbd. */
@@ -310,6 +326,9 @@ static const char good[] =
 	"  hidden_tdata {\n   status = [\"READ\"]\n   segment_count = 1\n"
 	"   segment1 {\n    start_extent = 0\n    extent_count = 1\n    type = \"striped\"\n"
 	"    stripe_count = 1\n    stripes = [\"pv0\", 30]\n   }\n  }\n"
+	"  other {\n   status = [\"VISIBLE\"]\n   segment_count = 1\n"
+	"   segment1 {\n    start_extent = 0\n    extent_count = 1\n    type = \"striped\"\n"
+	"    stripe_count = 1\n    stripes = [\"pv1\", 0]\n   }\n  }\n"
 	"  cow {\n   status = [\"VISIBLE\"]\n   segment_count = 1\n"
 	"   segment1 {\n    start_extent = 0\n    extent_count = 1\n    type = \"striped\"\n"
 	"    stripe_count = 1\n    stripes = [\"pv0\", 40]\n   }\n  }\n"
@@ -350,8 +369,12 @@ static void parser(void)
 	size_t n = 0, big;
 	char *t;
 
-	ok(parse(good, lv, &n) == 0 && n == 4, "synthetic VG: 4 visible LVs (%s)",
-	   n ? "" : kvmon_get_error());
+	{
+		int rc = parse(good, lv, &n);
+
+		ok(rc == 0 && n == 5, "synthetic VG: 5 visible LVs (%s)",
+		   rc ? kvmon_get_error() : "ok");
+	}
 	l = lv_named(lv, n, "vg0/lin");
 	ok(l && !l->why[0] && l->nsegs == 2 && l->size == 3 * 4096 &&
 	   l->seg[0].pstart == 1000 * 512 + 16 * 512 + 10 * 4096 &&
@@ -363,6 +386,9 @@ static void parser(void)
 	   "striped x2: listed, refused (%s)", l ? l->why : "");
 	l = lv_named(lv, n, "vg0/thin1");
 	ok(l && l->why[0] && !strcmp(l->type, "thin"), "thin: listed, refused");
+	l = lv_named(lv, n, "vg0/other");
+	ok(l && l->why[0] && strstr(l->why, "another PV") && !l->nsegs,
+	   "LV on another PV: listed, refused (%s)", l ? l->why : "");
 	l = lv_named(lv, n, "vg0/cow");
 	ok(l && l->why[0] && !strcmp(l->type, "snapshot"),
 	   "snapshot exception store: refused (%s)", l ? l->why : "");
@@ -372,7 +398,7 @@ static void parser(void)
 			   0, 100 * MiB, lv, 8, &n) < 0 && kvmon_get_errno() == ENOENT,
 	   "PV not in the metadata: ENOENT");
 	ok(parse(good, lv, &n) == 0 && kvmon_lvm_parse(good, strlen(good), UUID,
-			   0, 100 * MiB, lv, 2, &n) < 0 && kvmon_get_errno() == E2BIG,
+			   0, 100 * MiB, lv, 3, &n) < 0 && kvmon_get_errno() == E2BIG,
 	   "more LVs than room: E2BIG");
 	bad_variant("\"striped\"\n    stripe_count = 1\n    stripes = [\"pv0\", 10]",
 		    "\"striped\n", "unterminated string");
