@@ -390,6 +390,38 @@ static void cli_baseline(void)
 	unlink(file);
 }
 
+/* An owner killed with a view opened with since: its temporary bitmap
+ * is removed by the next sweep. */
+static void stale_bitmap(void)
+{
+	char tag[64];
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		struct kvmon_vm *v2 = kvmon_vm_attach(kvmon_vm_path(vm, "qmp"));
+		struct kvmon_disk_opts o2 = { .workdir = work, .since = bitmap };
+		struct kvmon_disk *d2 = v2 ? kvmon_disk_open_vm_opts(v2, &o2) : NULL;
+
+		_exit(d2 ? 0 : 1); /* no close: as if killed */
+	}
+	waitpid(pid, &status, 0);
+	/* The child's sequence number is inherited: find its tag. */
+	*tag = 0;
+	for (int n = 0; n < 1000 && !*tag; n++) {
+		snprintf(tag, sizeof(tag), "kvmon-fleece-%d-%d-since", (int)pid, n);
+		if (bitmap_listed(tag) != 1)
+			*tag = 0;
+	}
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0 && *tag,
+	   "a child opened a view with since and died: its temporary bitmap "
+	   "%s is still in QEMU", tag);
+	ok(kvmon_disk_sweep(vm) == 0 && (!*tag || bitmap_listed(tag) == 0) &&
+	   bitmap_listed("kvmon-fleece-") == 0,
+	   "kvmon_disk_sweep removed it with the stale export");
+	ok(bitmap_listed(bitmap) == 1, "the baseline bitmap was left alone");
+}
+
 static void cleanup(void)
 {
 	stop_mount();
@@ -551,6 +583,7 @@ int main(void)
 	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the CLI");
 	mount_checks();
 	cli_baseline();
+	stale_bitmap();
 	ok(bitmap_listed("kvmon-fleece-") == 0, "no temporary bitmap after the mount");
 
 	ok(kvmon_disk_bitmap_remove(vm, NULL, bitmap) == 0 &&
