@@ -710,6 +710,8 @@ KVMON_API struct kvmon_fs *kvmon_fs_open(struct kvmon_disk *d, uint64_t offset,
 					 uint64_t size);
 /* partition 0: whole disk if it has no table, else the first partition
  * holding an ext file system; N: partition N. */
+/* (partition 0 then tries the linear LVM2 volumes in order; the fs owns
+ * the volume view it opened.) */
 KVMON_API struct kvmon_fs *kvmon_fs_open_part(struct kvmon_disk *d,
 					      unsigned partition);
 KVMON_API void kvmon_fs_close(struct kvmon_fs *fs);

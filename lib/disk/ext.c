@@ -25,6 +25,7 @@ struct kvmon_fs {
 	pthread_mutex_t lock;
 	uint64_t offset;        /* of the volume on the disk, bytes */
 	struct kvmon_disk *disk;
+	struct kvmon_disk *view; /* LV view opened for it (kvmon_fs_open_part) */
 };
 
 ext2_filsys kvmon_fs_ext2(struct kvmon_fs *f)
@@ -171,6 +172,46 @@ struct kvmon_fs *kvmon_fs_open(struct kvmon_disk *d, uint64_t offset,
 	return f;
 }
 
+/* The first linear LV holding ext2/3/4 (LVM guests: the root is an LV). */
+static struct kvmon_fs *open_first_lv(struct kvmon_disk *d)
+{
+	struct kvmon_partition *v = calloc(2 * KVMON_MAX_PARTITIONS, sizeof(*v));
+	struct kvmon_fs *fs = NULL;
+	size_t n = 0;
+
+	if (!v)
+		return NULL;
+	if (kvmon_disk_volumes(d, v, 2 * KVMON_MAX_PARTITIONS, &n) == 0)
+		for (size_t i = 0; i < n && !fs; i++) {
+			struct kvmon_disk *view;
+
+			if (strcmp(v[i].scheme, "lvm") || strcmp(v[i].type, "linear"))
+				continue;
+			view = kvmon_disk_open_volume(d, v[i].name);
+			fs = view ? kvmon_fs_open(view, 0, 0) : NULL;
+			if (fs)
+				fs->view = view;
+			else
+				kvmon_disk_close(view);
+		}
+	free(v);
+	return fs;
+}
+
+/* Try the LVs; if none holds ext, keep the error already set. */
+static struct kvmon_fs *or_first_lv(struct kvmon_disk *d)
+{
+	char msg[512];
+	int err = kvmon_get_errno();
+	struct kvmon_fs *fs;
+
+	snprintf(msg, sizeof(msg), "%s", kvmon_get_error());
+	fs = open_first_lv(d);
+	if (!fs)
+		kvmon_set_error(err, "%s", msg);
+	return fs;
+}
+
 struct kvmon_fs *kvmon_fs_open_part(struct kvmon_disk *d, unsigned partition)
 {
 	struct kvmon_partition *p;
@@ -184,6 +225,8 @@ struct kvmon_fs *kvmon_fs_open_part(struct kvmon_disk *d, unsigned partition)
 		goto out;
 	if (partition == 0 && n == 0) {
 		fs = kvmon_fs_open(d, 0, 0);
+		if (!fs)
+			fs = or_first_lv(d); /* a bare PV */
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -193,11 +236,13 @@ struct kvmon_fs *kvmon_fs_open_part(struct kvmon_disk *d, unsigned partition)
 		if (fs || partition)
 			goto out;
 	}
-	if (partition)
+	if (partition) {
 		kvmon_set_error(ENOENT, "no partition %u", partition);
-	else
-		kvmon_set_error(ENOENT, "no partition holds an ext2/3/4 file "
-				"system");
+	} else {
+		kvmon_set_error(ENOENT, "no partition or LVM2 volume holds an "
+				"ext2/3/4 file system");
+		fs = or_first_lv(d);
+	}
 out:
 	free(p);
 	return fs;
@@ -209,6 +254,7 @@ void kvmon_fs_close(struct kvmon_fs *f)
 		return;
 	ext2fs_close_free(&f->fs);
 	pthread_mutex_destroy(&f->lock);
+	kvmon_disk_close(f->view);
 	free(f);
 }
 

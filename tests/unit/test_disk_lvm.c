@@ -223,6 +223,17 @@ static void on_disk(void)
 	ok(same_file(d, "kvmvg/root", "/etc/hostname", path), "root: /etc/hostname");
 	snprintf(path, sizeof(path), "%s/t2/marker", root);
 	ok(same_file(d, "kvmvg/data", "/marker", path), "data: /marker");
+	{
+		struct kvmon_fs *fs = kvmon_fs_open_part(d, 0);
+		uint64_t ino;
+		char b[16] = "";
+
+		ok(fs && kvmon_fs_lookup(fs, "/etc/hostname", &ino) == 0 &&
+		   kvmon_fs_pread(fs, ino, b, sizeof(b) - 1, 0) == 8 &&
+		   !strcmp(b, "root-fs\n"),
+		   "default file system: the first LV holding ext (kvmvg/root)");
+		kvmon_fs_close(fs);
+	}
 	v = kvmon_disk_open_volume(d, "kvmvg/nope");
 	ok(!v && kvmon_get_errno() == ENOENT, "unknown LV: ENOENT (%s)",
 	   kvmon_get_error());
@@ -249,6 +260,14 @@ static void on_disk(void)
 	   "bare PV: 2 LVs, offsets relative to it");
 	snprintf(path, sizeof(path), "%s/t2/marker", root);
 	ok(d && same_file(d, "kvmvg/data", "/marker", path), "bare PV: data's /marker");
+	{
+		struct kvmon_fs *fs = d ? kvmon_fs_open_part(d, 0) : NULL;
+		uint64_t ino;
+
+		ok(fs && kvmon_fs_lookup(fs, "/big.bin", &ino) == 0,
+		   "bare PV: default file system is kvmvg/root");
+		kvmon_fs_close(fs);
+	}
 	kvmon_disk_close(d);
 
 	/* Image at rest through qemu-nbd. */
@@ -271,6 +290,8 @@ static void on_disk(void)
 			    kv, img) == 0, "kvmon disk parts lists kvmvg/root");
 		ok(kv && sh("test \"$('%s' disk cat --image '%s' --partition kvmvg/root /etc/hostname)\" = root-fs",
 			    kv, img) == 0, "kvmon disk cat --partition kvmvg/root");
+		ok(kv && sh("test \"$('%s' disk cat --image '%s' /etc/hostname)\" = root-fs",
+			    kv, img) == 0, "kvmon disk cat, no --partition: the LV");
 		ok(kv && sh("'%s' disk ls --image '%s' --partition kvmvg/thin / 2>/dev/null; test $? = 2",
 			    kv, img) == 0, "unknown volume: exit 2");
 		if (kv)
