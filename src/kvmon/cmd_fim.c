@@ -587,6 +587,17 @@ static int open_planned(struct fim_cli *f, struct plan *p)
 	o.since = p->incremental ? p->since.name : NULL;
 	if (open_disk(f, &o) == 0)
 		return 0;
+	if (kvmon_get_errno() == EEXIST && p->tracking && f->cd.vm) {
+		/* left by an update that crashed before writing its database:
+		 * nothing refers to it */
+		note(f, "removing marker %s left by an interrupted update",
+		     p->track.name);
+		if (kvmon_disk_bitmap_remove(f->cd.vm, NULL, p->track.name) == 0) {
+			close_disk(f, &(int){ 0 });
+			if (open_disk(f, &o) == 0)
+				return 0;
+		}
+	}
 	if (kvmon_get_errno() != ENOENT && kvmon_get_errno() != ENOSYS &&
 	    kvmon_get_errno() != EEXIST && kvmon_get_errno() != ENOTSUP)
 		return -1;

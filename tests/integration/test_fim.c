@@ -81,6 +81,50 @@ static int bitmaps(struct kvmon_vm *vm, const char *suffix)
 	return n;
 }
 
+/* The marker bitmap the database names ("" if none). */
+static void db_marker(char *name, size_t size)
+{
+	char db[4200], line[512];
+	size_t o = 0;
+	FILE *f;
+
+	*name = 0;
+	snprintf(db, sizeof(db), "%s/fim.db", dir);
+	f = fopen(db, "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "meta bitmap ", 12)) {
+			for (const char *p = line + 12; *p && *p != '\n' && o + 1 < size; p++) {
+				if (!strncmp(p, "%2D", 3)) {
+					name[o++] = '-';
+					p += 2;
+				} else {
+					name[o++] = *p;
+				}
+			}
+			name[o] = 0;
+		}
+	fclose(f);
+}
+
+/* block-dirty-bitmap-add/remove on the guest's disk node, directly over
+ * QMP, as an admin or a crashed kvmon would leave things. */
+static int bitmap_qmp(struct kvmon_vm *vm, const char *cmd, const char *name)
+{
+	char args[256], *r = NULL;
+	int rc;
+
+	snprintf(args, sizeof(args), "{\"node\":\"disk0\",\"name\":\"%s\"%s}", name,
+		 strstr(cmd, "add") ? ",\"persistent\":true" : "");
+	rc = kvmon_qmp_execute(kvmon_vm_qmp(vm), cmd, args, &r);
+	if (rc < 0)
+		diag("%s %s: %s", cmd, name, kvmon_get_error());
+	kvmon_free(r);
+	kvmon_vm_disconnect(vm);
+	return rc;
+}
+
 static int guest(struct tctl *c, const char *cmd)
 {
 	char *out = NULL;
@@ -137,7 +181,7 @@ int main(void)
 	const char *kvmon = getenv("KVMON");
 	struct kvmon_vm *vm;
 	struct tctl *c;
-	char json[4200];
+	char json[4200], mk[128] = "";
 	FILE *f;
 	int rc;
 
@@ -254,6 +298,37 @@ int main(void)
 	   "marker moved to g3, g2 removed");
 	ok(sh("ls '%s' | grep -c 'fim.db.g.*map' | grep -qx 1", dir) == 0,
 	   "one block map left next to the database");
+
+	/* a missing block map or marker: a full check, said so */
+	sh("mv '%s'/fim.db.g3.map '%s/map.saved'", dir, dir);
+	rc = sh("%s check --incremental --json > '%s/nomap.json' 2> '%s/nomap.err'", base,
+		dir, dir);
+	ok(rc == 0 && sh("grep -q '\"mode\":\"full\"' '%s/nomap.json'", dir) == 0 &&
+	   sh("grep -q 'block map' '%s/nomap.err'", dir) == 0,
+	   "block map missing: full check, said on stderr (exit %d)", rc);
+	sh("mv '%s/map.saved' '%s'/fim.db.g3.map", dir, dir);
+	db_marker(mk, sizeof(mk));
+	rc = *mk ? bitmap_qmp(vm, "block-dirty-bitmap-remove", mk) : -1;
+	ok(rc == 0, "marker removed behind kvmon's back");
+	rc = sh("%s check --incremental --json > '%s/nobm.json' 2> '%s/nobm.err'", base,
+		dir, dir);
+	ok(rc == 0 && sh("grep -q '\"mode\":\"full\"' '%s/nobm.json'", dir) == 0 &&
+	   sh("grep -q 'full check' '%s/nobm.err'", dir) == 0,
+	   "marker gone: full check, said on stderr (exit %d)", rc);
+
+	/* an update that crashed after creating g4 but before writing its
+	 * database: the next update removes the orphan and goes on */
+	if (strlen(mk) > 3) {
+		mk[strlen(mk) - 1] = '4';
+		ok(bitmap_qmp(vm, "block-dirty-bitmap-add", mk) == 0, "orphan marker %s made", mk);
+	}
+	rc = sh("%s update > /dev/null 2> '%s/orphan.err'", base, dir);
+	ok(rc == 0 && sh("grep -q 'interrupted update' '%s/orphan.err'", dir) == 0 &&
+	   bitmaps(vm, "-g4") == 1, "update after an interrupted one: orphan replaced, "
+	   "marker g4 (exit %d)", rc);
+	rc = sh("%s check --incremental --json > '%s/last.json' 2>/dev/null", base, dir);
+	ok(rc == 0 && sh("grep -q '\"mode\":\"incremental\"' '%s/last.json'", dir) == 0,
+	   "then incremental again, clean (exit %d)", rc);
 
 	ok(fleece_leftovers(vm) == 0, "no fleecing export, job or node left in QEMU");
 	tctl_close(c);
