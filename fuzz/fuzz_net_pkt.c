@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer: a guest frame through the packet parser, the flow table and
- * the rule matcher (relative, negated, pcre and flow options too); parsed payloads must lie inside the frame. */
+ * the rule matcher (relative, negated, pcre and flow options too; the
+ * stream view across inputs of one connection); parsed payloads must lie
+ * inside the frame. */
 #include "kvmon.h"
 
 #include <stdint.h>

@@ -552,6 +552,7 @@ struct kvmon_pkt {
 	const uint8_t *payload; /* L4 payload inside the frame */
 	size_t payload_len;
 	size_t ip_len;          /* IP packet bytes (as counted in flows) */
+	uint32_t tcp_seq;       /* TCP sequence number (0 unless TCP) */
 };
 /* 0 = parsed (maybe not IP), -1 (EINVAL) = malformed headers. */
 KVMON_API int kvmon_pkt_parse(const uint8_t *frame, size_t len,
@@ -663,7 +664,7 @@ struct kvmon_partition {
 	unsigned index;     /* 1-based, as Linux numbers them */
 	uint64_t start;
 	uint64_t size;
-	char scheme[8];     /* "mbr", "gpt" or "lvm" (kvmon_disk_volumes) */
+	char scheme[8];     /* "mbr" or "gpt" */
 	char type[40];      /* "0x83" (MBR) or the GPT type GUID */
 	char name[80];      /* GPT name (ASCII-safe), else "" */
 };

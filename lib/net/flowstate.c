@@ -7,11 +7,24 @@
  * (TCP) or of the first packet seen (UDP, or TCP picked up mid-stream);
  * TCP is established once SYN, SYN-ACK and the client's ACK were seen
  * (until a RST), UDP once both sides sent.
+ *
+ * Stream view for rule matching across segments: per direction, the next
+ * expected sequence number and the last STREAM_TAIL bytes of in-order
+ * payload (allocated on first payload, freed with the slot). A segment
+ * that is not exactly the next in order (loss, retransmission, reordering)
+ * resets that direction's tail: no reassembly across gaps.
  */
 #include "net_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+struct tail {
+	uint32_t next;        /* next expected sequence number */
+	bool valid;
+	uint16_t len;
+	uint8_t *buf;         /* STREAM_TAIL bytes, or NULL */
+};
 
 #define FS_SLOTS 16384u /* power of two */
 
@@ -20,10 +33,13 @@ struct conn {
 	uint16_t ap, bp;
 	uint8_t proto, ver;
 	bool used, syn, synack, est, b_sent;
+	struct tail t[2];      /* [0] client -> server, [1] back */
 };
 
 struct flowstate {
 	struct conn slot[FS_SLOTS];
+	struct conn *last;     /* connection of the packet last updated */
+	int last_dir;
 };
 
 struct flowstate *flowstate_new(void)
@@ -31,8 +47,19 @@ struct flowstate *flowstate_new(void)
 	return calloc(1, sizeof(struct flowstate));
 }
 
+static void conn_clear(struct conn *c)
+{
+	free(c->t[0].buf);
+	free(c->t[1].buf);
+	memset(c, 0, sizeof(*c));
+}
+
 void flowstate_free(struct flowstate *fs)
 {
+	if (!fs)
+		return;
+	for (size_t i = 0; i < FS_SLOTS; i++)
+		conn_clear(&fs->slot[i]);
 	free(fs);
 }
 
@@ -67,7 +94,7 @@ unsigned flowstate_update(struct flowstate *fs, const struct kvmon_pkt *k)
 	if ((!fwd && !rev) || c->proto != k->proto || (syn && !fwd) || (syn && c->est)) {
 		/* New connection (or a new SYN reusing the tuple): its sender
 		 * is the client. */
-		memset(c, 0, sizeof(*c));
+		conn_clear(c);
 		c->used = true;
 		c->proto = k->proto;
 		c->ver = k->ip_version;
@@ -93,5 +120,44 @@ unsigned flowstate_update(struct flowstate *fs, const struct kvmon_pkt *k)
 	} else if (rev) {
 		c->est = true; /* UDP: both sides have sent */
 	}
+	fs->last = c;
+	fs->last_dir = fwd ? 0 : 1;
 	return (fwd ? FLOW_TO_SERVER : FLOW_TO_CLIENT) | (c->est ? FLOW_ESTABLISHED : 0);
+}
+
+size_t flowstate_stream(struct flowstate *fs, const struct kvmon_pkt *k, uint8_t *out)
+{
+	struct conn *c = fs->last;
+	size_t n = 0;
+
+	if (!c || k->proto != 6)
+		return 0;
+	struct tail *t = &c->t[fs->last_dir];
+	uint32_t seq = k->tcp_seq + ((k->tcp_flags & 0x02) ? 1 : 0); /* SYN takes one */
+
+	if (t->valid && seq == t->next && t->buf) {
+		n = t->len;
+		memcpy(out, t->buf, n);
+	} else if (k->payload_len) {
+		t->len = 0; /* a gap or the first data: start over */
+	}
+	t->valid = true;
+	t->next = seq + (uint32_t)k->payload_len + ((k->tcp_flags & 0x01) ? 1 : 0);
+	if (!k->payload_len)
+		return n;
+	if (!t->buf && !(t->buf = malloc(STREAM_TAIL)))
+		return 0;
+	/* Keep the last STREAM_TAIL bytes of tail + payload. */
+	size_t pl = k->payload_len, keep;
+
+	if (pl >= STREAM_TAIL) {
+		memcpy(t->buf, k->payload + pl - STREAM_TAIL, STREAM_TAIL);
+		t->len = STREAM_TAIL;
+	} else {
+		keep = t->len + pl > STREAM_TAIL ? STREAM_TAIL - pl : t->len;
+		memmove(t->buf, t->buf + t->len - keep, keep);
+		memcpy(t->buf + keep, k->payload, pl);
+		t->len = (uint16_t)(keep + pl);
+	}
+	return n;
 }

@@ -36,8 +36,11 @@ struct match_db {
 	uint32_t gen;
 	const struct rule *rules;
 	struct verify_ctx vc;
-	struct flowstate *fs;     /* only when some rule has a flow option */
+	struct flowstate *fs;     /* connection state: flow option, stream view */
 	unsigned flow_bits;       /* of the current packet */
+	uint32_t *found, *found2; /* rules matched by one pass */
+	uint32_t *mark, stamp;    /* per-rule set membership, by stamp */
+	uint8_t *sbuf;            /* tail + payload */
 };
 
 void match_free(struct match_db *m)
@@ -55,6 +58,10 @@ void match_free(struct match_db *m)
 	free(m->nocontent);
 	verify_free(&m->vc);
 	flowstate_free(m->fs);
+	free(m->found);
+	free(m->found2);
+	free(m->mark);
+	free(m->sbuf);
 	free(m);
 }
 
@@ -117,15 +124,19 @@ int match_compile(struct kvmon_rules *r)
 	}
 	if (verify_init(&m->vc) < 0)
 		goto out;
+	m->fs = flowstate_new();
+	m->found = calloc(r->n + 1, sizeof(uint32_t));
+	m->found2 = calloc(r->n + 1, sizeof(uint32_t));
+	m->mark = calloc(r->n + 1, sizeof(uint32_t));
+	m->sbuf = malloc(STREAM_TAIL + KVMON_NET_MAX_FRAME);
+	if (!m->fs || !m->found || !m->found2 || !m->mark || !m->sbuf) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		goto out;
+	}
 	nc = 0;
 	for (size_t i = 0; i < r->n; i++) {
 		struct rule *ru = &r->rules[i];
 
-		if ((ru->flow & ~FLOW_STATELESS) && !m->fs &&
-		    !(m->fs = flowstate_new())) {
-			kvmon_set_error(ENOMEM, "out of memory");
-			goto out;
-		}
 		ru->npositive = 0;
 		for (size_t j = 0; j < ru->ncontents; j++) {
 			struct rule_content *c = &ru->contents[j];
@@ -299,21 +310,99 @@ static bool flow_match(const struct rule *ru, unsigned bits)
 	return (bits & need) == need;
 }
 
+/* Rules that match payload pl (len bytes) as a whole for header k: one
+ * Hyperscan pass, then header, flow state and, where needed, the exact
+ * check. Indices go to out (at most r->n). -1 on a scanner error. */
+static long match_payload(struct kvmon_rules *r, const struct kvmon_pkt *k,
+			  const uint8_t *pl, size_t len, uint32_t *out)
+{
+	struct match_db *m = r->db;
+	long n = 0;
+
+	if (++m->gen == 0) { /* generation wrapped: reset the marks */
+		memset(m->content_gen, 0, m->ncontents * sizeof(uint32_t));
+		memset(m->rule_gen, 0, r->n * sizeof(uint32_t));
+		m->gen = 1;
+	}
+	m->nhits = 0;
+	verify_packet(&m->vc, pl, len);
+	if (m->db && len > 0 &&
+	    hs_scan(m->db, (const char *)pl, (unsigned)len, 0, m->scratch, on_match, m) !=
+		    HS_SUCCESS)
+		return kvmon_set_error(EIO, "hyperscan scan failed");
+	for (size_t pass = 0; pass < 2; pass++) {
+		const uint32_t *list = pass ? m->nocontent : m->hits;
+		size_t cnt = pass ? m->nnocontent : m->nhits;
+
+		for (size_t i = 0; i < cnt; i++) {
+			const struct rule *ru = &r->rules[list[i]];
+
+			if (rule_header_match(ru, k) && flow_match(ru, m->flow_bits) &&
+			    (!ru->verify || rule_verify(ru, &m->vc)))
+				out[n++] = list[i];
+		}
+	}
+	return n;
+}
+
 static void report(struct kvmon_rules *r, uint32_t ri, const struct kvmon_pkt *k,
 		   kvmon_rule_fn fn, void *opaque, int *n)
 {
 	const struct rule *ru = &r->rules[ri];
 	struct kvmon_rule_hit h = { ru->sid, ru->msg ? ru->msg : "", ru->action };
 
-	if (r->db->rule_hit_gen[ri] == r->db->gen || !rule_header_match(ru, k) ||
-	    !flow_match(ru, r->db->flow_bits) || (ru->verify && !rule_verify(ru, &r->db->vc)))
-		return;
-	r->db->rule_hit_gen[ri] = r->db->gen;
 	if (!strcmp(ru->action, "pass"))
 		return;
 	(*n)++;
 	if (fn)
 		fn(opaque, &h, k);
+}
+
+/*
+ * Signatures split across TCP segments: match the previous in-order bytes
+ * of the direction (the tail) followed by this payload, and report the
+ * rules that match there but neither on this payload alone (reported just
+ * before) nor on the tail alone (reported with an earlier segment), so each
+ * occurrence alerts once.
+ */
+static int match_stream(struct kvmon_rules *r, const struct kvmon_pkt *k, long npkt,
+			kvmon_rule_fn fn, void *opaque, int *n)
+{
+	struct match_db *m = r->db;
+	size_t tl = flowstate_stream(m->fs, k, m->sbuf);
+	long nb, nt;
+
+	if (!tl || !k->payload_len)
+		return 0;
+	if (++m->stamp == 0) {
+		memset(m->mark, 0, r->n * sizeof(uint32_t));
+		m->stamp = 2;
+	}
+	uint32_t in_pkt = m->stamp, in_tail = ++m->stamp;
+
+	for (long i = 0; i < npkt; i++)
+		m->mark[m->found[i]] = in_pkt;
+	memcpy(m->sbuf + tl, k->payload, k->payload_len);
+	nb = match_payload(r, k, m->sbuf, tl + k->payload_len, m->found);
+	if (nb <= 0)
+		return nb < 0 ? -1 : 0;
+	/* Rules new on the joined view; then drop those the tail has alone. */
+	long keep = 0;
+
+	for (long i = 0; i < nb; i++)
+		if (m->mark[m->found[i]] != in_pkt)
+			m->found2[keep++] = m->found[i];
+	if (!keep)
+		return 0;
+	nt = match_payload(r, k, m->sbuf, tl, m->found);
+	if (nt < 0)
+		return -1;
+	for (long i = 0; i < nt; i++)
+		m->mark[m->found[i]] = in_tail;
+	for (long i = 0; i < keep; i++)
+		if (m->mark[m->found2[i]] != in_tail)
+			report(r, m->found2[i], k, fn, opaque, n);
+	return 0;
 }
 
 int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame, size_t len,
@@ -322,26 +411,18 @@ int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame, size_t len,
 	struct match_db *m = r->db;
 	struct kvmon_pkt k;
 	int n = 0;
+	long np;
 
 	if (kvmon_pkt_parse(frame, len, &k) < 0 || !k.ip_version)
 		return 0; /* malformed or not IP: nothing to match (counted by flows) */
-	if (++m->gen == 0) { /* generation wrapped: reset the marks */
-		memset(m->content_gen, 0, m->ncontents * sizeof(uint32_t));
-		memset(m->rule_gen, 0, r->n * sizeof(uint32_t));
-		memset(m->rule_hit_gen, 0, r->n * sizeof(uint32_t));
-		m->gen = 1;
-	}
-	m->nhits = 0;
-	m->flow_bits = m->fs ? flowstate_update(m->fs, &k) : 0;
-	verify_packet(&m->vc, k.payload, k.payload_len);
-	if (m->db && k.payload_len > 0 &&
-	    hs_scan(m->db, (const char *)k.payload, (unsigned)k.payload_len, 0,
-		    m->scratch, on_match, m) != HS_SUCCESS)
-		return kvmon_set_error(EIO, "hyperscan scan failed");
-	for (size_t i = 0; i < m->nhits; i++)
-		report(r, m->hits[i], &k, fn, opaque, &n);
-	for (size_t i = 0; i < m->nnocontent; i++)
-		report(r, m->nocontent[i], &k, fn, opaque, &n);
+	m->flow_bits = flowstate_update(m->fs, &k);
+	np = match_payload(r, &k, k.payload, k.payload_len, m->found);
+	if (np < 0)
+		return -1;
+	for (long i = 0; i < np; i++)
+		report(r, m->found[i], &k, fn, opaque, &n);
+	if (k.proto == 6 && match_stream(r, &k, np, fn, opaque, &n) < 0)
+		return -1;
 	return n;
 }
 

@@ -110,5 +110,11 @@ void flowstate_free(struct flowstate *fs);
 /* Account the packet; FLOW_* bits that hold for it (direction,
  * established), 0 when not TCP/UDP. */
 unsigned flowstate_update(struct flowstate *fs, const struct kvmon_pkt *k);
+#define STREAM_TAIL 1024u /* bytes of earlier in-order payload kept per direction */
+/* After flowstate_update() of the same packet: if it is the next in-order
+ * TCP segment of its direction, copy that direction's tail (the last
+ * STREAM_TAIL bytes before it) to out and return its length, else 0; then
+ * append the packet's payload to the tail. */
+size_t flowstate_stream(struct flowstate *fs, const struct kvmon_pkt *k, uint8_t *out);
 
 #endif

@@ -26,6 +26,7 @@ static int l4(const uint8_t *p, size_t len, struct kvmon_pkt *k)
 		k->sport = be16(p);
 		k->dport = be16(p + 2);
 		k->tcp_flags = p[13];
+		k->tcp_seq = (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | p[7];
 		k->payload = p + off;
 		k->payload_len = len - off;
 	} else if (k->proto == 17) { /* UDP */

@@ -25,7 +25,7 @@
 int verify_init(struct verify_ctx *v)
 {
 	memset(v, 0, sizeof(*v));
-	v->lower = malloc(KVMON_NET_MAX_FRAME);
+	v->lower = malloc(KVMON_NET_MAX_FRAME + STREAM_TAIL);
 	v->md = pcre2_match_data_create(32, NULL);
 	v->mc = pcre2_match_context_create(NULL);
 	if (!v->lower || !v->md || !v->mc) {
@@ -48,7 +48,7 @@ void verify_free(struct verify_ctx *v)
 void verify_packet(struct verify_ctx *v, const uint8_t *pl, size_t len)
 {
 	v->pl = pl;
-	v->len = len < KVMON_NET_MAX_FRAME ? len : KVMON_NET_MAX_FRAME;
+	v->len = len < KVMON_NET_MAX_FRAME + STREAM_TAIL ? len : KVMON_NET_MAX_FRAME + STREAM_TAIL;
 	v->lower_ready = false;
 }
 

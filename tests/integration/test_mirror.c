@@ -16,6 +16,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -88,6 +89,23 @@ static size_t stream_of(const struct frames *f, uint16_t sport, uint16_t dport,
 	return pkts;
 }
 
+/* Data segments to dport (their payload appended to out). */
+static size_t payload_segments(const struct frames *f, uint16_t dport, struct buf *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct kvmon_pkt k;
+
+		if (kvmon_pkt_parse(f->data[i], f->len[i], &k) == 0 && k.proto == 6 &&
+		    k.dport == dport && k.payload_len) {
+			buf_add(out, k.payload, k.payload_len);
+			n++;
+		}
+	}
+	return n;
+}
+
 static size_t dup_frames(const struct frames *f)
 {
 	size_t d = 0;
@@ -127,6 +145,39 @@ static int http_get(int port, const char *path, struct buf *req, struct buf *res
 		if (resp)
 			buf_add(resp, tmp, (size_t)n);
 	}
+	close(fd);
+	return 0;
+}
+
+/* GET path with the request written in two parts, `cut` bytes into the
+ * path, with a pause between, so it reaches the guest as two segments. */
+static int http_get_split(int port, const char *path, size_t cut)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	char r[256], tmp[4096];
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct timeval tv = { .tv_sec = 30 };
+	size_t first = 4 + cut, len;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	len = (size_t)snprintf(r, sizeof(r), "GET %s HTTP/1.0\r\nHost: guest\r\n\r\n", path);
+	if (first >= len || write(fd, r, first) != (ssize_t)first) {
+		close(fd);
+		return -1;
+	}
+	usleep(500000);
+	if (write(fd, r + first, len - first) != (ssize_t)(len - first)) {
+		close(fd);
+		return -1;
+	}
+	while (read(fd, tmp, sizeof(tmp)) > 0)
+		;
 	close(fd);
 	return 0;
 }
@@ -321,6 +372,27 @@ int main(void)
 	   (unsigned long long)fs.flows);
 	kvmon_flows_free(ft);
 	frames_free(fr);
+
+	/* ---- a request split across two TCP segments (two writes with a
+	 * pause): the signature spanning the split alerts exactly once. */
+	{
+		struct buf rq = { 0 };
+		char mark[64];
+		size_t segs;
+
+		snprintf(mark, sizeof(mark), "/split-marker-%d", (int)getpid());
+		ok(http_get_split(port, mark, 8) == 0, "HTTP request sent in two writes");
+		collect(m, fr, 1500);
+		segs = payload_segments(fr, 80, &rq);
+		ok(segs >= 2 && rq.len > 0 && memmem(rq.p, rq.len, mark, strlen(mark)),
+		   "the request reached the guest in %zu data segments", segs);
+		snprintf(cmd, sizeof(cmd),
+			 "alert tcp any any -> any 80 (msg:\"split\"; content:\"GET %s HTTP\"; sid:1000005;)\n",
+			 mark);
+		ok(count_hits(cmd, fr) == 1, "signature split across the segments: exactly one alert");
+		free(rq.p);
+		frames_free(fr);
+	}
 
 	/* ---- guest -> host upload through the control channel */
 	struct upload up = { .want = 50000 };

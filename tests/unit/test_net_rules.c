@@ -222,6 +222,51 @@ static void flow_option(void)
 	   "unsupported flow keyword");
 }
 
+static int seg(struct kvmon_rules *r, uint16_t sp, uint32_t seq, const char *payload,
+	       struct hits *h)
+{
+	uint8_t f[2048];
+	size_t n = tp_build(f, 6, A, sp, B, 80, payload, strlen(payload));
+	uint8_t *t = f + 14 + 20;
+
+	t[4] = (uint8_t)(seq >> 24);
+	t[5] = (uint8_t)(seq >> 16);
+	t[6] = (uint8_t)(seq >> 8);
+	t[7] = (uint8_t)seq;
+	memset(h, 0, sizeof(*h));
+	return kvmon_rules_match(r, f, n, on_hit, h);
+}
+
+/* A signature split across TCP segments alerts once, on the segment that
+ * completes it; gaps are not bridged. */
+static void stream_view(void)
+{
+	struct hits h;
+	struct kvmon_rules *r = load(
+		"alert tcp any any -> any 80 (msg:\"split\"; content:\"GET /admin\"; sid:60;)\n"
+		"alert tcp any any -> any 80 (msg:\"rel\"; content:\"USER\"; content:\"root\"; "
+		"distance:1; within:6; sid:61;)\n");
+
+	ok(r != NULL, "stream rules parse");
+	if (!r)
+		return;
+	ok(seg(r, 7000, 1000, "xx GET /ad", &h) == 0, "first half: no alert");
+	ok(seg(r, 7000, 1010, "min HTTP/1.0", &h) == 1 && h.sids[0] == 60,
+	   "second half completes the signature: exactly one alert");
+	ok(seg(r, 7000, 1022, " more bytes", &h) == 0, "next segment: no second alert");
+	ok(seg(r, 7000, 1033, "GET /admin", &h) == 1, "a new whole occurrence alerts once");
+	ok(seg(r, 7001, 5000, "USER  ", &h) == 0 && seg(r, 7001, 5006, "root", &h) == 1 &&
+	   h.sids[0] == 61, "distance/within across the boundary");
+	ok(seg(r, 7002, 100, "GET /ad", &h) == 0 && seg(r, 7002, 200, "min", &h) == 0,
+	   "a gap in the sequence numbers is not bridged");
+	ok(seg(r, 7003, 300, "GET /ad", &h) == 0 && seg(r, 7003, 300, "GET /ad", &h) == 0 &&
+	   seg(r, 7003, 307, "min", &h) == 1,
+	   "retransmitted first half, then the rest: one alert (the view restarts at the copy)");
+	ok(seg(r, 7004, 400, "min", &h) == 0 && seg(r, 7004, 393, "GET /ad", &h) == 0,
+	   "out of order (second half first): not reassembled (documented limit)");
+	kvmon_rules_free(r);
+}
+
 int main(void)
 {
 	struct hits h;
@@ -321,5 +366,6 @@ int main(void)
 	payload_options();
 	lists_and_vars();
 	flow_option();
+	stream_view();
 	return tap_done();
 }
