@@ -664,7 +664,7 @@ struct kvmon_partition {
 	unsigned index;     /* 1-based, as Linux numbers them */
 	uint64_t start;
 	uint64_t size;
-	char scheme[8];     /* "mbr" or "gpt" */
+	char scheme[8];     /* "mbr", "gpt" or "lvm" (kvmon_disk_volumes) */
 	char type[40];      /* "0x83" (MBR) or the GPT type GUID */
 	char name[80];      /* GPT name (ASCII-safe), else "" */
 };
