@@ -24,6 +24,8 @@ PACKAGES=(
 	libhyperscan-dev libpcre2-dev tcpdump tshark
 	# disk: unmodified IDS on kvmon mount, NBD and partition tools for tests
 	aide libnbd-bin gdisk fdisk
+	# disk: regenerating the LVM2 fixture (tests/data/make-lvm-fixture.sh)
+	lvm2
 )
 
 missing=()
