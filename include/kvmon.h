@@ -781,7 +781,13 @@ struct kvmon_disk_opts {
 				 snapshot kvmon_disk_dirty() exposes (a frozen
 				 copy made in the same transaction). ENOENT if
 				 it does not exist. */
+	uint32_t granularity; /* of the track bitmap, bytes: a power of two
+				 >= 512; 0 = KVMON_DISK_GRANULARITY (the usual
+				 file system block: a dirty range then names
+				 only the blocks written, not their 64 KiB
+				 neighbourhood). EINVAL otherwise. */
 };
+#define KVMON_DISK_GRANULARITY 4096u
 KVMON_API struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 						     const struct kvmon_disk_opts *o);
 /* Remove a dirty bitmap (baseline marker) from the VM's disk node
@@ -808,6 +814,8 @@ KVMON_API int kvmon_fsmap_set_marker(struct kvmon_fsmap *m, const char *node,
 /* The recorded node and bitmap ("" if none). */
 KVMON_API const char *kvmon_fsmap_node(const struct kvmon_fsmap *m);
 KVMON_API const char *kvmon_fsmap_bitmap(const struct kvmon_fsmap *m);
+/* Granularity in bytes of the recorded bitmap (0: not known). */
+KVMON_API uint32_t kvmon_fsmap_granularity(const struct kvmon_fsmap *m);
 /* Atomic (temporary file + fsync + rename). */
 KVMON_API int kvmon_fsmap_save(const struct kvmon_fsmap *m, const char *path);
 /* Hostile file: bounded and validated; EINVAL if malformed. */

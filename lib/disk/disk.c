@@ -222,7 +222,8 @@ struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 	if (!d)
 		return NULL;
 	d->fleece = kvmon_fleece_start(vm, o->node, o->workdir, o->track,
-				       o->since);
+				       o->since, o->granularity ? o->granularity
+				       : KVMON_DISK_GRANULARITY);
 	if (!d->fleece)
 		goto fail;
 	d->nbd = nbd_create();

@@ -34,16 +34,22 @@ struct kvmon_disk {
 /* fleece.c: export a running VM's disk (point in time) on a unix socket. */
 struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 					const char *workdir, const char *track,
-					const char *since);
+					const char *since, uint32_t granularity);
 /* The exported temporary copy of opts.since (NULL if none); the disk node. */
 const char *kvmon_fleece_bitmap(const struct kvmon_fleece *f);
 const char *kvmon_fleece_node(const struct kvmon_fleece *f);
 /* The bitmap opts.track created (NULL if none). */
 const char *kvmon_fleece_track(const struct kvmon_fleece *f);
+/* Granularity in bytes of the track bitmap, else of since; 0 unknown. */
+uint32_t kvmon_fleece_granularity(const struct kvmon_fleece *f);
 const char *kvmon_fleece_socket(const struct kvmon_fleece *f);
 const char *kvmon_fleece_export_name(const struct kvmon_fleece *f);
 /* Remove everything the export created (export, job, node, server, files). */
 int kvmon_fleece_stop(struct kvmon_fleece *f);
+
+/* overlay.c: a fresh empty qcow2 of size bytes at path (no backing file
+ * named); EINVAL if size is not a multiple of 512 or absurdly large. */
+int kvmon_overlay_create(const char *path, uint64_t size);
 
 /* Run a helper program quietly; stderr goes to the error message on failure. */
 int kvmon_disk_run(char *const argv[]);

@@ -3,7 +3,8 @@
  * Image fleecing: a point-in-time, read-only NBD export of a running VM's
  * disk over QMP (docs/disk.md, sequence verified in the design notes).
  *
- *   qemu-img create  TMP.qcow2 (size of the disk node)
+ *   write            TMP.qcow2, an empty qcow2 of the node's size
+ *                    (overlay.c; no qemu-img exec)
  *   blockdev-add     qcow2 node TAG on TMP, backing = the disk node
  *   blockdev-backup  disk -> TAG, sync=none (copy-before-write: a guest
  *                    write first copies the old block into TMP)
@@ -35,6 +36,8 @@ struct kvmon_fleece {
 	char tag[64];
 	char node[128];
 	char bitmap[96];    /* temporary bitmap (TAG-since), or "" */
+	uint32_t gran;      /* granularity of track, else of since; 0 unknown */
+	uint32_t since_gran; /* of since (0: not reported, QEMU's default) */
 	char track[128];    /* bitmap created for opts.track, or "" */
 	char tmp[4096];
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -65,6 +68,11 @@ const char *kvmon_fleece_node(const struct kvmon_fleece *f)
 const char *kvmon_fleece_track(const struct kvmon_fleece *f)
 {
 	return f->track[0] ? f->track : NULL;
+}
+
+uint32_t kvmon_fleece_granularity(const struct kvmon_fleece *f)
+{
+	return f->gran;
 }
 
 static struct json_object *jstr(const char *s)
@@ -148,8 +156,10 @@ static int node_size(struct kvmon_qmp *q, const char *node, uint64_t *size)
 	return rc;
 }
 
-/* 1 if node carries a dirty bitmap called name, 0 if not, -1 on error. */
-static int has_bitmap(struct kvmon_qmp *q, const char *node, const char *name)
+/* 1 if node carries a dirty bitmap called name (its granularity in
+ * *gran if gran), 0 if not, -1 on error. */
+static int has_bitmap(struct kvmon_qmp *q, const char *node, const char *name,
+		      uint32_t *gran)
 {
 	struct json_object *args = json_object_new_object(), *ret = NULL, *bms;
 	int found = 0;
@@ -167,11 +177,16 @@ static int has_bitmap(struct kvmon_qmp *q, const char *node, const char *name)
 			continue;
 		for (size_t j = 0; json_object_is_type(bms, json_type_array) &&
 				   j < json_object_array_length(bms); j++) {
-			const char *b = jget_str(json_object_array_get_idx(bms, j),
-						 "name");
+			struct json_object *bm = json_object_array_get_idx(bms, j), *g;
+			const char *b = jget_str(bm, "name");
 
-			if (b && !strcmp(b, name))
-				found = 1;
+			if (!b || strcmp(b, name))
+				continue;
+			found = 1;
+			if (gran && json_object_object_get_ex(bm, "granularity", &g) &&
+			    json_object_get_int64(g) > 0 &&
+			    json_object_get_int64(g) <= INT32_MAX)
+				*gran = (uint32_t)json_object_get_int64(g);
 		}
 	}
 	json_object_put(ret);
@@ -216,13 +231,18 @@ static int listed(struct kvmon_qmp *q, const char *query, const char *id)
 	return found;
 }
 
-/* Export deletion and job cancellation complete asynchronously. */
+/* Export deletion and job cancellation complete asynchronously, usually
+ * within a millisecond: poll from 1 ms up to 10 ms. */
 static void wait_gone(struct kvmon_qmp *q, const char *query, const char *id)
 {
 	int64_t deadline = kvmon_now_ms() + 10000;
+	useconds_t pause = 1000;
 
-	while (listed(q, query, id) == 1 && kvmon_now_ms() < deadline)
-		usleep(10000);
+	while (listed(q, query, id) == 1 && kvmon_now_ms() < deadline) {
+		usleep(pause);
+		if (pause < 10000)
+			pause *= 2;
+	}
 }
 
 static int remove_bitmap(struct kvmon_qmp *q, const char *node,
@@ -378,12 +398,16 @@ static struct json_object *action(const char *type, struct json_object *data)
 }
 
 static struct json_object *bitmap_add(const char *node, const char *name,
-				      bool persistent, bool disabled)
+				      uint32_t gran, bool persistent,
+				      bool disabled)
 {
 	struct json_object *d = json_object_new_object();
 
 	json_object_object_add(d, "node", jstr(node));
 	json_object_object_add(d, "name", jstr(name));
+	if (gran) /* 0: QEMU's default (the cluster size, or 64 KiB) */
+		json_object_object_add(d, "granularity",
+				       json_object_new_int64(gran));
 	json_object_object_add(d, "persistent", json_object_new_boolean(persistent));
 	json_object_object_add(d, "disabled", json_object_new_boolean(disabled));
 	return action("block-dirty-bitmap-add", d);
@@ -401,9 +425,12 @@ static int snapshot(struct kvmon_qmp *q, struct kvmon_fleece *f,
 	struct json_object *acts = json_object_new_array(), *a, *d;
 
 	if (track)
-		json_object_array_add(acts, bitmap_add(f->node, track, true, false));
+		json_object_array_add(acts, bitmap_add(f->node, track, f->gran,
+						       true, false));
 	if (since) {
-		json_object_array_add(acts, bitmap_add(f->node, f->bitmap, false,
+		/* Same granularity as since: the frozen copy is exact. */
+		json_object_array_add(acts, bitmap_add(f->node, f->bitmap,
+						       f->since_gran, false,
 						       true));
 		d = json_object_new_object();
 		json_object_object_add(d, "node", jstr(f->node));
@@ -433,7 +460,7 @@ static int check_bitmaps(struct kvmon_qmp *q, struct kvmon_fleece *f,
 	if (track) {
 		if (!*track || strlen(track) >= sizeof(f->track))
 			return kvmon_set_error(EINVAL, "bad bitmap name");
-		r = has_bitmap(q, f->node, track);
+		r = has_bitmap(q, f->node, track, NULL);
 		if (r < 0)
 			return -1;
 		if (r)
@@ -441,7 +468,7 @@ static int check_bitmaps(struct kvmon_qmp *q, struct kvmon_fleece *f,
 					       "exists on %s", track, f->node);
 	}
 	if (since) {
-		r = has_bitmap(q, f->node, since);
+		r = has_bitmap(q, f->node, since, &f->since_gran);
 		if (r < 0)
 			return -1;
 		if (!r)
@@ -468,20 +495,42 @@ static int finish(struct kvmon_qmp *q, struct kvmon_fleece *f, bool failed)
 	return rc;
 }
 
+/* A fresh empty qcow2 overlay of size bytes at path: written directly
+ * (overlay.c); qemu-img only for a size that layout does not cover. */
+static int overlay_create(const char *path, uint64_t size)
+{
+	char size_s[32];
+	char *img[] = { "qemu-img", "create", "-q", "-f", "qcow2",
+			(char *)path, size_s, NULL };
+
+	if (kvmon_overlay_create(path, size) == 0)
+		return 0;
+	if (kvmon_get_errno() != EINVAL)
+		return -1;
+	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
+	return kvmon_disk_run(img);
+}
+
 struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 					const char *workdir, const char *track,
-					const char *since)
+					const char *since, uint32_t granularity)
 {
 	struct kvmon_fleece *f = calloc(1, sizeof(*f));
 	struct json_object *a, *o;
 	struct kvmon_qmp *q;
-	char size_s[32];
 	uint64_t size = 0;
 	int n;
 
 	if (!f)
 		return kvmon_set_error(ENOMEM, "out of memory"), NULL;
 	f->vm = vm;
+	if (track && (granularity < 512 || granularity > (1u << 31) ||
+		      (granularity & (granularity - 1)))) {
+		kvmon_set_error(EINVAL, "bitmap granularity %u is not a power "
+				"of two >= 512", granularity);
+		free(f);
+		return NULL;
+	}
 	q = kvmon_vm_qmp(vm);
 	if (!q)
 		goto fail;
@@ -497,6 +546,7 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 	if (node_size(q, f->node, &size) < 0 ||
 	    check_bitmaps(q, f, track, since) < 0)
 		goto fail;
+	f->gran = track ? granularity : f->since_gran;
 	if (!workdir)
 		workdir = kvmon_vm_path(vm, "rundir");
 	if (!workdir)
@@ -516,12 +566,9 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 		goto fail;
 	}
 	snprintf(f->tmp, sizeof(f->tmp), "%s/%s.qcow2", workdir, f->tag);
-	snprintf(size_s, sizeof(size_s), "%llu", (unsigned long long)size);
 
-	char *img[] = { "qemu-img", "create", "-q", "-f", "qcow2", f->tmp,
-			size_s, NULL };
 	f->state |= ST_FILE;
-	if (kvmon_disk_run(img) < 0)
+	if (overlay_create(f->tmp, size) < 0)
 		goto fail;
 
 	a = json_object_new_object();
@@ -637,7 +684,7 @@ int kvmon_disk_bitmap_remove(struct kvmon_vm *vm, const char *node,
 	} else if (first_disk_node(q, n, sizeof(n)) < 0) {
 		goto out;
 	}
-	rc = has_bitmap(q, n, name);
+	rc = has_bitmap(q, n, name, NULL);
 	if (rc == 0)
 		rc = kvmon_set_error(ENOENT, "no bitmap '%s' on %s", name, n);
 	else if (rc > 0)

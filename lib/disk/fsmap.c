@@ -28,7 +28,8 @@
 
 struct hdr {
 	char magic[8];
-	uint32_t version, bsize, inodes, ipg, isize, first_ino, groups, pad;
+	uint32_t version, bsize, inodes, ipg, isize, first_ino, groups;
+	uint32_t gran;          /* the marker's granularity (0 in older maps) */
 	uint64_t blocks, fs_off, fs_len;
 	char node[128], bitmap[128];
 	uint64_t n_runs, n_inos, n_dents, names_len;
@@ -164,6 +165,11 @@ const char *kvmon_fsmap_node(const struct kvmon_fsmap *m)
 const char *kvmon_fsmap_bitmap(const struct kvmon_fsmap *m)
 {
 	return m ? m->bitmap : "";
+}
+
+uint32_t kvmon_fsmap_granularity(const struct kvmon_fsmap *m)
+{
+	return m ? m->gran : 0;
 }
 
 /* -------------------------------------------------------------- build */
@@ -449,10 +455,12 @@ struct kvmon_fsmap *kvmon_fsmap_build(struct kvmon_fs *kfs)
 		if (d && d->fleece) {
 			kvmon_strlcpy(m->node, kvmon_fleece_node(d->fleece),
 				      sizeof(m->node));
-			if (kvmon_fleece_track(d->fleece))
+			if (kvmon_fleece_track(d->fleece)) {
 				kvmon_strlcpy(m->bitmap,
 					      kvmon_fleece_track(d->fleece),
 					      sizeof(m->bitmap));
+				m->gran = kvmon_fleece_granularity(d->fleece);
+			}
 		}
 	}
 	finish_map(m);
@@ -488,6 +496,7 @@ static void hdr_of(const struct kvmon_fsmap *m, struct hdr *h)
 	h->fs_len = m->fs_len;
 	memcpy(h->node, m->node, sizeof(h->node));
 	memcpy(h->bitmap, m->bitmap, sizeof(h->bitmap));
+	h->gran = m->gran;
 	h->n_runs = m->n_runs;
 	h->n_inos = m->n_inos;
 	h->n_dents = m->n_dents;
@@ -651,6 +660,7 @@ struct kvmon_fsmap *kvmon_fsmap_parse(const uint8_t *buf, size_t len)
 	m->blocks = h.blocks, m->fs_off = h.fs_off, m->fs_len = h.fs_len;
 	memcpy(m->node, h.node, sizeof(m->node));
 	memcpy(m->bitmap, h.bitmap, sizeof(m->bitmap));
+	m->gran = h.gran;
 	m->n_runs = h.n_runs, m->n_inos = h.n_inos, m->n_dents = h.n_dents;
 	m->names_len = h.names_len;
 	p += sizeof(h);

@@ -36,6 +36,7 @@ struct kvmon_fsmap {
 	uint32_t bsize, inodes, ipg, isize, first_ino, groups;
 	uint64_t blocks, fs_off, fs_len;
 	char node[128], bitmap[128];
+	uint32_t gran;          /* the bitmap's granularity; 0 unknown */
 	struct fsmap_itab *itab;
 	struct fsmap_run *runs;     /* sorted by start */
 	struct fsmap_ino *inos;     /* sorted by ino, unique */

@@ -46,13 +46,16 @@ static const char fim_usage[] =
 	"  --alerts         one JSON alert per finding (kvmon watch format,\n"
 	"                   detector \"fim\") instead of the report\n"
 	"  --force          init: replace an existing database\n"
+	"  --granularity N  init/update: bytes per bit of the baseline marker\n"
+	"                   (power of two >= 512; default 4096, the usual file\n"
+	"                   system block: fewer neighbours re-examined)\n"
 	DISK_HELP
 	COMMON_HELP
 	"Exit: 0 no change, 1 something was added, removed or changed,\n"
 	"2 error (also: database tampered with, or wrong key).\n";
 
 enum { OPT_CONFIG = OPT_FIRST_LOCAL, OPT_DB, OPT_KEY, OPT_JOBS, OPT_INCR,
-       OPT_ALERTS, OPT_FORCE };
+       OPT_ALERTS, OPT_FORCE, OPT_GRAN };
 
 enum fim_cmd { FIM_INIT, FIM_CHECK, FIM_UPDATE };
 
@@ -63,6 +66,7 @@ struct fim_cli {
 	const char *config, *db, *key;
 	char dbbuf[PATH_MAX], keybuf[PATH_MAX];
 	unsigned jobs;
+	uint32_t granularity; /* 0: the library's default */
 	bool incremental, alerts, force;
 	const char *vmname;
 	/* findings */
@@ -154,6 +158,7 @@ static int parse_args(struct fim_cli *f, int argc, char **argv)
 		{ "incremental", no_argument, NULL, OPT_INCR },
 		{ "alerts", no_argument, NULL, OPT_ALERTS },
 		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "granularity", required_argument, NULL, OPT_GRAN },
 		{ 0 }
 	};
 	const char *sub;
@@ -176,6 +181,16 @@ static int parse_args(struct fim_cli *f, int argc, char **argv)
 		case OPT_INCR: f->incremental = true; break;
 		case OPT_ALERTS: f->alerts = true; break;
 		case OPT_FORCE: f->force = true; break;
+		case OPT_GRAN: {
+			uint64_t g;
+
+			if (cli_parse_size(optarg, 1ull << 31, &g) < 0 ||
+			    g < 512 || (g & (g - 1)))
+				return cli_fail(&f->c, "--granularity takes a power "
+						"of two >= 512"), -1;
+			f->granularity = (uint32_t)g;
+			break;
+		}
 		case OPT_JOBS:
 			errno = 0;
 			f->jobs = (unsigned)strtoul(optarg, &end, 10);
@@ -585,6 +600,7 @@ static int open_planned(struct fim_cli *f, struct plan *p)
 		return open_disk(f, NULL);
 	o.track = p->tracking ? p->track.name : NULL;
 	o.since = p->incremental ? p->since.name : NULL;
+	o.granularity = f->granularity;
 	if (open_disk(f, &o) == 0)
 		return 0;
 	if (kvmon_get_errno() == EEXIST && p->tracking && f->cd.vm) {

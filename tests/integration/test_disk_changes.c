@@ -103,6 +103,40 @@ static int bitmap_listed(const char *name)
 	return found;
 }
 
+/* Granularity QEMU reports for dirty bitmap name on node disk0, or -1. */
+static long long bitmap_granularity(const char *name)
+{
+	struct json_object *ret = NULL, *bms, *g;
+	long long gran = -1;
+	char *r = NULL;
+
+	if (kvmon_qmp_execute(kvmon_vm_qmp(vm), "query-named-block-nodes", NULL,
+			      &r) < 0)
+		return -1;
+	kvmon_vm_disconnect(vm);
+	ret = json_tokener_parse(r);
+	kvmon_free(r);
+	for (size_t i = 0; json_object_is_type(ret, json_type_array) &&
+			   i < json_object_array_length(ret); i++) {
+		struct json_object *e = json_object_array_get_idx(ret, i), *n;
+
+		if (!json_object_object_get_ex(e, "node-name", &n) ||
+		    strcmp(json_object_get_string(n), "disk0") ||
+		    !json_object_object_get_ex(e, "dirty-bitmaps", &bms))
+			continue;
+		for (size_t j = 0; j < json_object_array_length(bms); j++) {
+			struct json_object *b = json_object_array_get_idx(bms, j);
+
+			if (json_object_object_get_ex(b, "name", &n) &&
+			    !strcmp(json_object_get_string(n), name) &&
+			    json_object_object_get_ex(b, "granularity", &g))
+				gran = json_object_get_int64(g);
+		}
+	}
+	json_object_put(ret);
+	return gran;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -484,6 +518,9 @@ int main(void)
 	   !strcmp(kvmon_fsmap_node(m), "disk0"),
 	   "map records bitmap %s on node %s", kvmon_fsmap_bitmap(m),
 	   kvmon_fsmap_node(m));
+	ok(kvmon_fsmap_granularity(m) == KVMON_DISK_GRANULARITY,
+	   "map records the bitmap's granularity (%u)",
+	   kvmon_fsmap_granularity(m));
 	ok(kvmon_fsmap_save(m, map_path) == 0, "map saved");
 	{
 		struct stat st;
@@ -492,16 +529,31 @@ int main(void)
 			diag("figure: map file %lld bytes", (long long)st.st_size);
 	}
 	kvmon_fsmap_free(m);
+	m = kvmon_fsmap_load(map_path);
+	ok(m && kvmon_fsmap_granularity(m) == KVMON_DISK_GRANULARITY,
+	   "granularity kept by save and load");
+	kvmon_fsmap_free(m);
 	kvmon_fs_close(fs);
 	ok(kvmon_disk_dirty(d, NULL, NULL) < 0, "view without since: no dirty "
 	   "ranges");
 	ok(kvmon_disk_close(d) == 0, "baseline view closed");
 	ok(bitmap_listed(bitmap) == 1, "persistent bitmap stays on the disk node");
+	ok(bitmap_granularity(bitmap) == KVMON_DISK_GRANULARITY,
+	   "QEMU keeps it at %u bytes per bit (default: file system block)",
+	   KVMON_DISK_GRANULARITY);
 
 	d = kvmon_disk_open_vm_opts(vm, &o);
 	ok(!d && kvmon_get_errno() == EEXIST, "track of an existing bitmap: "
 	   "EEXIST");
 	kvmon_disk_close(d);
+	o.track = "kvmon-test-bad-granularity";
+	o.granularity = 1000;
+	d = kvmon_disk_open_vm_opts(vm, &o);
+	ok(!d && kvmon_get_errno() == EINVAL &&
+	   bitmap_listed("kvmon-test-bad-granularity") == 0,
+	   "granularity not a power of two: EINVAL, no bitmap made");
+	kvmon_disk_close(d);
+	o.granularity = 0;
 	o.track = NULL;
 	o.since = "kvmon-test-no-such-bitmap";
 	d = kvmon_disk_open_vm_opts(vm, &o);
