@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -380,15 +381,26 @@ int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
 
 /* ------------------------------------------------------------ reading */
 
+/* Digit values (-1: not a hex digit): a table, since parsing a database
+ * of tens of thousands of hashes was dominated by these per-character
+ * branches and by strtoull (the load precedes every incremental check). */
+static signed char hexval[256];
+
+static void hexval_init(void)
+{
+	for (int c = 0; c < 256; c++)
+		hexval[c] = c >= '0' && c <= '9' ? (signed char)(c - '0')
+			  : c >= 'a' && c <= 'f' ? (signed char)(c - 'a' + 10)
+			  : c >= 'A' && c <= 'F' ? (signed char)(c - 'A' + 10)
+			  : -1;
+}
+
 static int unhex(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, hexval_init);
+	return hexval[(unsigned char)c];
 }
 
 /* "%2Fetc" -> "/etc"; NULL for "-" (absent) or bad text (errno EINVAL). */
@@ -448,10 +460,12 @@ static int parse_hex(const char *s, unsigned char *out, size_t n, bool *have)
 		return 0;
 	if (strlen(s) != 2 * n)
 		return -1;
+	unhex('0'); /* the table is initialised */
 	for (i = 0; i < n; i++) {
-		int h = unhex(s[2 * i]), l = unhex(s[2 * i + 1]);
+		int h = hexval[(unsigned char)s[2 * i]];
+		int l = hexval[(unsigned char)s[2 * i + 1]];
 
-		if (h < 0 || l < 0)
+		if ((h | l) < 0)
 			return -1;
 		out[i] = (unsigned char)(h << 4 | l);
 	}
@@ -459,16 +473,23 @@ static int parse_hex(const char *s, unsigned char *out, size_t n, bool *have)
 	return 0;
 }
 
+/* Digits only (no sign, blank or prefix), in base 8, 10 or 16, <= max. */
 static int parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
 {
-	unsigned long long v;
-	char *end;
+	uint64_t v = 0;
 
-	if (!*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!*s)
 		return -1;
-	errno = 0;
-	v = strtoull(s, &end, base);
-	if (errno || *end || v > max)
+	unhex('0');
+	for (; *s; s++) {
+		int d = hexval[(unsigned char)*s];
+
+		if (d < 0 || d >= base ||
+		    __builtin_mul_overflow(v, (uint64_t)base, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)d, &v))
+			return -1;
+	}
+	if (v > max)
 		return -1;
 	*out = v;
 	return 0;
@@ -476,16 +497,14 @@ static int parse_u64(const char *s, int base, uint64_t max, uint64_t *out)
 
 static int parse_i64(const char *s, int64_t *out)
 {
-	long long v;
-	char *end;
+	bool neg = *s == '-';
+	uint64_t m;
 
-	if (!*s || *s == '+' || *s == ' ')
+	if (parse_u64(s + neg, 10, neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX,
+		      &m) < 0)
 		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*out = v;
+	*out = !neg ? (int64_t)m : m > (uint64_t)INT64_MAX ? INT64_MIN
+			       : -(int64_t)m;
 	return 0;
 }
 
