@@ -545,6 +545,12 @@ static void test_cli(void)
 	      root) == 0 && sh("grep -q 'full' '%s/o'", root) == 0,
 	   "--incremental on an image: full check, said so");
 	ok(sh("%s frob > /dev/null 2>&1", base) == 2, "unknown subcommand: exit 2");
+	ok(sh("%s --granularity 1000 check --image '%s/two.img' > /dev/null "
+	      "2> '%s/o.err'", base, root, root) == 2 &&
+	   sh("grep -q 'power of two' '%s/o.err'", root) == 0,
+	   "--granularity not a power of two: exit 2, says so");
+	ok(sh("%s --granularity 64K check --image '%s/two.img' > /dev/null",
+	      base, root) == 0, "--granularity 64K accepted (no effect at rest)");
 	ok(sh("'%s' fim --help | grep -q incremental", kvmon) == 0, "--help");
 	ok(sh("%s check --image '%s/nonexistent.img' > /dev/null 2>&1", base, root) == 2,
 	   "missing image: exit 2");
