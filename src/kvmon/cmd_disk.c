@@ -129,24 +129,32 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 			return -1;
 		}
 	}
+	if (!fs) {
+		if (cd->sector_size)
+			kvmon_disk_set_sector_size(cd->d, cd->sector_size);
+		return 0;
+	}
+	if (cli_disk_open_fs(c, cd) < 0) {
+		cli_close_disk(c, cd);
+		return -1;
+	}
+	return 0;
+}
+
+int cli_disk_open_fs(struct cli *c, struct cli_disk *cd)
+{
 	if (cd->sector_size)
 		kvmon_disk_set_sector_size(cd->d, cd->sector_size);
-	if (fs && cd->volume) {
+	if (cd->volume) {
 		cd->vd = kvmon_disk_open_volume(cd->d, cd->volume);
 		cd->fs = cd->vd ? kvmon_fs_open(cd->vd, 0, 0) : NULL;
-		if (!cd->fs) {
-			cli_lib_fail(c, cd->volume);
-			cli_close_disk(c, cd);
-			return -1;
-		}
-	} else if (fs) {
-		cd->fs = kvmon_fs_open_part(cd->d, cd->partition);
-		if (!cd->fs) {
-			cli_lib_fail(c, "file system");
-			cli_close_disk(c, cd);
-			return -1;
-		}
+		if (!cd->fs)
+			return cli_lib_fail(c, cd->volume), -1;
+		return 0;
 	}
+	cd->fs = kvmon_fs_open_part(cd->d, cd->partition);
+	if (!cd->fs)
+		return cli_lib_fail(c, "file system"), -1;
 	return 0;
 }
 

@@ -243,6 +243,8 @@ static void hold_signals(void)
 static void close_disk(struct fim_cli *f, int *rc)
 {
 	kvmon_fs_close(f->cd.fs);
+	kvmon_disk_close(f->cd.vd); /* LVM2 volume view */
+	f->cd.vd = NULL;
 	if (kvmon_disk_close(f->cd.d) < 0 && *rc != EXIT_ERROR)
 		*rc = cli_lib_fail(&f->c, "closing the disk export");
 	kvmon_vm_close(f->cd.vm);
@@ -270,10 +272,7 @@ static int open_disk(struct fim_cli *f, const struct kvmon_disk_opts *o)
 		if (!f->cd.d)
 			return cli_lib_fail(&f->c, "disk export"), -1;
 	}
-	f->cd.fs = kvmon_fs_open_part(f->cd.d, f->cd.partition);
-	if (!f->cd.fs)
-		return cli_lib_fail(&f->c, "file system"), -1;
-	return 0;
+	return cli_disk_open_fs(&f->c, &f->cd);
 }
 
 /* ------------------------------------------------------------ findings */

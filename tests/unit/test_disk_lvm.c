@@ -294,6 +294,17 @@ static void on_disk(void)
 			    kv, img) == 0, "kvmon disk cat, no --partition: the LV");
 		ok(kv && sh("'%s' disk ls --image '%s' --partition kvmvg/thin / 2>/dev/null; test $? = 2",
 			    kv, img) == 0, "unknown volume: exit 2");
+		/* fim honours --partition: a baseline of kvmvg/data is clean
+		 * against itself and differs from kvmvg/root. */
+		ok(kv && sh("cd '%s' && printf '/ R+sha256\\n' > fim.conf && "
+			    "'%s' fim init --image '%s' --partition kvmvg/data --config fim.conf "
+			    "--db fim.db --key-file fim.key >/dev/null 2>&1 && "
+			    "'%s' fim check --image '%s' --partition kvmvg/data --config fim.conf "
+			    "--db fim.db --key-file fim.key >/dev/null 2>&1",
+			    root, kv, img, kv, img) == 0, "kvmon fim --partition kvmvg/data: clean");
+		ok(kv && sh("cd '%s' && '%s' fim check --image '%s' --partition kvmvg/root "
+			    "--config fim.conf --db fim.db --key-file fim.key >/dev/null 2>&1; test $? = 1",
+			    root, kv, img) == 0, "kvmon fim --partition kvmvg/root: differs (exit 1)");
 		if (kv)
 			mount_lv(kv);
 	}
