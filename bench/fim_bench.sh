@@ -32,19 +32,7 @@ cleanup() {
 trap cleanup EXIT
 command -v aide >/dev/null || { echo "aide not installed" >&2; exit 2; }
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-python3 - "$W/tree" "$FILES" "$MB" <<'PY'
-import os, sys
-root, n, mb = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-per = mb * 1024 * 1024 // n
-blob = os.urandom(1 << 20)
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i % 200), "e%02d" % (i % 7))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%06d" % i), "wb") as f:
-        off = (i * 7919) % (len(blob) - per) if per < len(blob) else 0
-        f.write(blob[off:off + per] if per < len(blob) else blob * (per // len(blob)))
-        f.write(i.to_bytes(8, "little"))  # every file distinct
-PY
+python3 "$(dirname "$0")/gen_tree.py" "$W/tree" "$FILES" "$MB"
 SIZE=$(du -sm "$W/tree" | cut -f1)
 mke2fs -q -F -t ext4 -d "$W/tree" "$W/fs.img" $((SIZE * 13 / 10 + 64))M
 mkdir "$W/mnt"

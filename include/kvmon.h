@@ -761,6 +761,9 @@ KVMON_API ssize_t kvmon_fs_getxattr(struct kvmon_fs *fs, uint64_t ino,
 KVMON_API int kvmon_fs_statfs(struct kvmon_fs *fs, uint64_t *bsize,
 			      uint64_t *blocks, uint64_t *bfree,
 			      uint64_t *files, uint64_t *ffree);
+/* "file", "dir", "symlink", "chardev", "blockdev", "fifo", "socket" or
+ * "unknown" for the S_IFMT bits of mode (the names kvmon reports). */
+KVMON_API const char *kvmon_fs_type_name(uint32_t mode);
 
 /* ----------------------------------------------- changed-part-only view
  * Which files changed since a baseline, from a persistent QEMU dirty

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int tap_n, tap_failed;
 
@@ -26,13 +27,29 @@ static int tap_ok(int cond, const char *fmt, ...)
 }
 
 #define ok(cond, ...) tap_ok(!!(cond), __VA_ARGS__)
-#define diag(...)                                     \
-	do {                                          \
-		printf("# ");                         \
-		printf(__VA_ARGS__);                  \
-		printf("\n");                         \
-		fflush(stdout);                       \
-	} while (0)
+/* A diagnostic; every line of it starts with "# " so that text from
+ * tools (multi-line error output) never reads as TAP. */
+__attribute__((format(printf, 1, 2), unused))
+static void tap_diag(const char *fmt, ...)
+{
+	char buf[8192];
+	const char *p = buf;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	do {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		printf("# %.*s\n", len, p);
+		p = nl ? nl + 1 : NULL;
+	} while (p && *p);
+	fflush(stdout);
+}
+
+#define diag(...) tap_diag(__VA_ARGS__)
 
 /* Abort the whole test program (counts as failure). */
 #define bail(...)                                     \

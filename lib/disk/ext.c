@@ -632,3 +632,17 @@ ssize_t kvmon_fs_getxattr(struct kvmon_fs *f, uint64_t ino, const char *name,
 	ext2fs_free_mem(&val);
 	return (ssize_t)len;
 }
+
+const char *kvmon_fs_type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "file";
+	case S_IFDIR: return "dir";
+	case S_IFLNK: return "symlink";
+	case S_IFCHR: return "chardev";
+	case S_IFBLK: return "blockdev";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	default: return "unknown";
+	}
+}

@@ -11,20 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char *type_name(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return "file";
-	case S_IFDIR: return "dir";
-	case S_IFLNK: return "symlink";
-	case S_IFCHR: return "chardev";
-	case S_IFBLK: return "blockdev";
-	case S_IFIFO: return "fifo";
-	case S_IFSOCK: return "socket";
-	default: return "unknown";
-	}
-}
-
 static struct json_object *hexval(const unsigned char *d, size_t n)
 {
 	static const char hx[] = "0123456789abcdef";
@@ -78,8 +64,8 @@ static unsigned diff(const struct fim_entry *a, const struct fim_entry *b,
 		pair(j, name, ov, nv);                \
 	}
 	CHK(KVMON_FIM_TYPE, (a->mode & S_IFMT) != (b->mode & S_IFMT), "type",
-	    json_object_new_string(type_name(a->mode)),
-	    json_object_new_string(type_name(b->mode)));
+	    json_object_new_string(kvmon_fs_type_name(a->mode)),
+	    json_object_new_string(kvmon_fs_type_name(b->mode)));
 	CHK(KVMON_FIM_PERM, (a->mode & 07777) != (b->mode & 07777), "mode",
 	    octval(a->mode), octval(b->mode));
 	CHK(KVMON_FIM_UID, a->uid != b->uid, "uid", json_object_new_int64(a->uid),

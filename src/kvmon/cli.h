@@ -172,6 +172,10 @@ int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg);
  * system. hold: INT/TERM/HUP wait until cli_close_disk (no leftovers). */
 int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold);
 int cli_close_disk(struct cli *c, struct cli_disk *cd);
+/* While an export exists, INT/TERM/HUP wait (blocked) until it is gone,
+ * and SIGPIPE is ignored; release restores the mask. */
+void cli_hold_signals(void);
+void cli_release_signals(void);
 /* The file system of the open disk: --partition N or VG/LV, --sector-size. */
 int cli_disk_open_fs(struct cli *c, struct cli_disk *cd);
 /* kvmon disk baseline|changes|drop-baseline FILE (disk_baseline.c). */

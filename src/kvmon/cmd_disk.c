@@ -81,7 +81,7 @@ int cli_disk_opt(struct cli_disk *cd, struct cli *c, int opt, const char *arg)
  * wait until the disk is closed; a closed pipe is an error, not a kill. */
 static sigset_t saved_mask;
 
-static void hold_signals(void)
+void cli_hold_signals(void)
 {
 	sigset_t s;
 
@@ -93,6 +93,11 @@ static void hold_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+void cli_release_signals(void)
+{
+	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+}
+
 int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 {
 	cd->vm = NULL;
@@ -100,7 +105,7 @@ int cli_open_disk(struct cli *c, struct cli_disk *cd, bool fs, bool hold)
 	cd->fs = NULL;
 	cd->vd = NULL;
 	if (hold)
-		hold_signals();
+		cli_hold_signals();
 	if (cd->image && (cd->track || cd->since)) {
 		cli_fail(c, "baselines need a running VM's dirty bitmap: no --image");
 		return -1;
@@ -171,22 +176,8 @@ int cli_close_disk(struct cli *c, struct cli_disk *cd)
 	cd->fs = NULL;
 	cd->d = NULL;
 	cd->vm = NULL;
-	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+	cli_release_signals();
 	return rc;
-}
-
-static const char *type_name(uint32_t mode)
-{
-	switch (mode & S_IFMT) {
-	case S_IFREG: return "file";
-	case S_IFDIR: return "dir";
-	case S_IFLNK: return "symlink";
-	case S_IFCHR: return "chardev";
-	case S_IFBLK: return "blockdev";
-	case S_IFIFO: return "fifo";
-	case S_IFSOCK: return "socket";
-	default: return "unknown";
-	}
 }
 
 static struct json_object *stat_json(const char *name,
@@ -195,7 +186,7 @@ static struct json_object *stat_json(const char *name,
 	struct json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "name", json_object_new_string(name));
-	json_object_object_add(o, "type", json_object_new_string(type_name(st->mode)));
+	json_object_object_add(o, "type", json_object_new_string(kvmon_fs_type_name(st->mode)));
 	json_object_object_add(o, "mode", json_object_new_int((int)(st->mode & 07777)));
 	json_object_object_add(o, "ino", json_object_new_uint64(st->ino));
 	json_object_object_add(o, "uid", json_object_new_int64(st->uid));
@@ -215,7 +206,7 @@ static void print_stat(const char *name, const struct kvmon_fs_stat *st)
 
 	if (gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-	printf("%-8s %04o %5u %5u %10llu %s %s\n", type_name(st->mode),
+	printf("%-8s %04o %5u %5u %10llu %s %s\n", kvmon_fs_type_name(st->mode),
 	       st->mode & 07777, st->uid, st->gid,
 	       (unsigned long long)st->size, when, name);
 }

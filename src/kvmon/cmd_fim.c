@@ -225,21 +225,6 @@ static int parse_args(struct fim_cli *f, int argc, char **argv)
 
 /* ------------------------------------------------------------ the disk */
 
-/* INT/TERM/HUP wait until the export is gone (no leftovers in QEMU). */
-static sigset_t saved_mask;
-
-static void hold_signals(void)
-{
-	sigset_t s;
-
-	sigemptyset(&s);
-	sigaddset(&s, SIGINT);
-	sigaddset(&s, SIGTERM);
-	sigaddset(&s, SIGHUP);
-	sigprocmask(SIG_BLOCK, &s, &saved_mask);
-	signal(SIGPIPE, SIG_IGN);
-}
-
 static void close_disk(struct fim_cli *f, int *rc)
 {
 	kvmon_fs_close(f->cd.fs);
@@ -251,12 +236,12 @@ static void close_disk(struct fim_cli *f, int *rc)
 	f->cd.fs = NULL;
 	f->cd.d = NULL;
 	f->cd.vm = NULL;
-	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
+	cli_release_signals();
 }
 
 static int open_disk(struct fim_cli *f, const struct kvmon_disk_opts *o)
 {
-	hold_signals();
+	cli_hold_signals();
 	if (f->cd.image) {
 		if (f->c.qmp)
 			return cli_fail(&f->c, "--image reads a file: no --qmp"), -1;

@@ -99,30 +99,6 @@ static int fleece_leftovers(struct kvmon_vm *vm, pid_t only)
 	return n;
 }
 
-static bool mounted(const char *dir)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	if (!f)
-		return false;
-	while (getline(&line, &cap, f) > 0) {
-		char *p = strchr(line, ' ');
-
-		/* field 5 is the mount point */
-		for (int i = 0; p && i < 3; i++)
-			p = strchr(p + 1, ' ');
-		if (p && !strncmp(p + 1, dir, strlen(dir)) &&
-		    p[1 + strlen(dir)] == ' ')
-			found = true;
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 static void stop_mount(void)
 {
 	int st;
@@ -132,7 +108,7 @@ static void stop_mount(void)
 		waitpid(mount_pid, &st, 0);
 		mount_pid = -1;
 	}
-	if (*mnt && mounted(mnt)) {
+	if (*mnt && tguest_mounted(mnt)) {
 		char cmd[4200];
 
 		snprintf(cmd, sizeof(cmd), "fusermount3 -u -z '%s'", mnt);
@@ -182,9 +158,9 @@ static bool start_mount(struct kvmon_vm *vm)
 		      mnt, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 600 && !mounted(mnt); i++)
+	for (int i = 0; i < 600 && !tguest_mounted(mnt); i++)
 		usleep(100000);
-	return mounted(mnt);
+	return tguest_mounted(mnt);
 }
 
 static int run_out(const char *cmd, char **out)
@@ -328,7 +304,7 @@ static void test_mount(struct kvmon_vm *vm, const char *guest_sha)
 		   WEXITSTATUS(status) == 0, "kvmon mount exits 0 on SIGTERM");
 		mount_pid = -1;
 	}
-	ok(!mounted(mnt), "mount removed when the command ends");
+	ok(!tguest_mounted(mnt), "mount removed when the command ends");
 	stop_mount();
 	*mnt = 0;
 }
@@ -501,9 +477,9 @@ int main(void)
 		kill(mount_pid, SIGKILL);
 		waitpid(mount_pid, &status, 0);
 		mount_pid = -1;
-		for (i = 0; i < 100 && mounted(mnt); i++)
+		for (i = 0; i < 100 && tguest_mounted(mnt); i++)
 			usleep(100000);
-		ok(!mounted(mnt), "SIGKILLed kvmon mount: mount detached by its watchdog");
+		ok(!tguest_mounted(mnt), "SIGKILLed kvmon mount: mount detached by its watchdog");
 		for (i = 0; i < 100 && (left = fleece_leftovers(vm, 0)) != 0; i++)
 			usleep(100000);
 		ok(left == 0, "... and its export swept out of QEMU");

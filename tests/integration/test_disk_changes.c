@@ -251,30 +251,6 @@ static bool cli_has(const char *text, const char *path, const char *change)
 	return found;
 }
 
-static bool mounted(const char *dir)
-{
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	if (!f)
-		return false;
-	while (getline(&line, &cap, f) > 0) {
-		char *p = strchr(line, ' ');
-
-		/* field 5 is the mount point */
-		for (int i = 0; p && i < 3; i++)
-			p = strchr(p + 1, ' ');
-		if (p && !strncmp(p + 1, dir, strlen(dir)) &&
-		    p[1 + strlen(dir)] == ' ')
-			found = true;
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 static void stop_mount(void)
 {
 	if (mount_pid > 0) {
@@ -282,7 +258,7 @@ static void stop_mount(void)
 		waitpid(mount_pid, NULL, 0);
 		mount_pid = -1;
 	}
-	if (*mnt && mounted(mnt)) {
+	if (*mnt && tguest_mounted(mnt)) {
 		char cmd[4300];
 
 		snprintf(cmd, sizeof(cmd), "fusermount3 -u -z '%s'", mnt);
@@ -309,10 +285,10 @@ static bool start_mount(void)
 		      "--changed-since", map_path, mnt, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 600 && !mounted(mnt) && mount_pid > 0 &&
+	for (int i = 0; i < 600 && !tguest_mounted(mnt) && mount_pid > 0 &&
 			waitpid(mount_pid, NULL, WNOHANG) == 0; i++)
 		usleep(100000);
-	return mounted(mnt);
+	return tguest_mounted(mnt);
 }
 
 static bool file_is(const char *path, const char *want)
@@ -352,7 +328,7 @@ static void mount_checks(void)
 	int fd;
 
 	ok(start_mount(), "kvmon mount --changed-since mounted");
-	if (!mounted(mnt)) {
+	if (!tguest_mounted(mnt)) {
 		stop_mount();
 		return;
 	}
@@ -388,7 +364,7 @@ static void mount_checks(void)
 	snprintf(p, sizeof(p), "%s" DIR_ "/x", mnt);
 	ok(mkdir(p, 0700) < 0 && errno == EROFS, "mkdir refused (EROFS)");
 	stop_mount();
-	ok(!mounted(mnt), "unmounted on SIGTERM");
+	ok(!tguest_mounted(mnt), "unmounted on SIGTERM");
 }
 
 /* kvmon disk baseline / drop-baseline through the CLI. */

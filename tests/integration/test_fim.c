@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "../support/tguest.h"
 
 #include <stdio.h>
@@ -21,24 +22,10 @@
 
 static char dir[4096], base[65536];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[131072];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void cleanup(void)
 {
 	if (*dir)
-		sh("rm -rf '%s'", dir);
+		tsh("rm -rf '%s'", dir);
 }
 
 static int fleece_leftovers(struct kvmon_vm *vm)
@@ -165,12 +152,12 @@ static const char expect_py[] =
 
 static void check_findings(const char *what, const char *json, const char *mode)
 {
-	int rc = sh("python3 '%s/expect.py' '%s' %s > '%s/why' 2>&1", dir, json, mode,
+	int rc = tsh("python3 '%s/expect.py' '%s' %s > '%s/why' 2>&1", dir, json, mode,
 		    dir);
 
 	if (rc) {
-		sh("cat '%s/why' | sed 's/^/# /'", dir);
-		sh("head -c 4000 '%s' | sed 's/^/# /'", json);
+		tsh("cat '%s/why' | sed 's/^/# /'", dir);
+		tsh("head -c 4000 '%s' | sed 's/^/# /'", json);
 	}
 	ok(rc == 0, "%s: exactly the created, content-modified, chmod/chown/touch'ed, "
 	   "deleted and renamed files", what);
@@ -189,7 +176,7 @@ int main(void)
 	if (!kvmon)
 		bail("$KVMON not set");
 	snprintf(dir, sizeof(dir), "%s/fim-%d", tguest_root(), (int)getpid());
-	if (sh("mkdir -p '%s'", dir))
+	if (tsh("mkdir -p '%s'", dir))
 		bail("cannot create %s", dir);
 	atexit(cleanup);
 	f = fopen(strcat(strcpy(json, dir), "/expect.py"), "w");
@@ -222,12 +209,12 @@ int main(void)
 		 "echo bye > gone.txt && echo moving > old-name && "
 		 "touch -d '2021-02-03 04:05:06' touched.txt && sync") == 0,
 	   "guest: test files created and synced");
-	rc = sh("%s init > '%s/init.out' 2>&1", base, dir);
+	rc = tsh("%s init > '%s/init.out' 2>&1", base, dir);
 	ok(rc == 0, "kvmon fim init on the running VM (exit %d)", rc);
 	if (rc)
-		sh("sed 's/^/# /' '%s/init.out'", dir);
-	rc = sh("%s check --json > '%s/clean.json'", base, dir);
-	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/clean.json')); "
+		tsh("sed 's/^/# /' '%s/init.out'", dir);
+	rc = tsh("%s check --json > '%s/clean.json'", base, dir);
+	ok(rc == 0 && tsh("python3 -c \"import json; d=json.load(open('%s/clean.json')); "
 			 "assert d['paths']>1000 and not d['findings'], d\"", dir) == 0,
 	   "check on an unchanged guest: zero findings, > 1000 paths (exit %d)", rc);
 
@@ -237,83 +224,83 @@ int main(void)
 	   "guest: create, modify content, chmod, chown, touch, delete, rename; sync");
 
 	snprintf(json, sizeof(json), "%s/full.json", dir);
-	rc = sh("%s check --json > '%s'", base, json);
+	rc = tsh("%s check --json > '%s'", base, json);
 	ok(rc == 1, "full check: exit 1 (%d)", rc);
 	check_findings("full check", json, "full");
 
 	snprintf(json, sizeof(json), "%s/incr.json", dir);
-	rc = sh("%s check --incremental --json > '%s' 2> '%s/incr.err'", base, json, dir);
+	rc = tsh("%s check --incremental --json > '%s' 2> '%s/incr.err'", base, json, dir);
 	ok(rc == 1, "incremental check: exit 1 (%d)", rc);
 	if (rc != 1)
-		sh("sed 's/^/# /' '%s/incr.err'", dir);
+		tsh("sed 's/^/# /' '%s/incr.err'", dir);
 	check_findings("incremental check", json, "incremental");
-	ok(sh("python3 -c \"import json; i=json.load(open('%s'))['incremental']; "
+	ok(tsh("python3 -c \"import json; i=json.load(open('%s'))['incremental']; "
 	      "print('#', i); assert i['copied']>1000 and i['hashed']<=10, i\"", json) == 0,
 	   "incremental: > 1000 paths proven unchanged unread, <= 10 files re-hashed");
 
-	rc = sh("%s check --alerts > '%s/alerts' 2>/dev/null", base, dir);
-	ok(rc == 1 && sh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/alerts')]; "
+	rc = tsh("%s check --alerts > '%s/alerts' 2>/dev/null", base, dir);
+	ok(rc == 1 && tsh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/alerts')]; "
 			 "assert len(a)==9 and all(x['detector']=='fim' and x['vm'] and x['time'] "
 			 "and x['details']['path'].startswith('/root/fim') for x in a), a\"",
 			 dir) == 0, "--alerts: 9 alerts in the kvmon watch format");
 
-	sh("cp '%s/fim.db' '%s/fim.db.orig' && sed -i 's|^e /root/fim/meta.txt \\([0-9a-f]*\\) 100644|"
+	tsh("cp '%s/fim.db' '%s/fim.db.orig' && sed -i 's|^e /root/fim/meta.txt \\([0-9a-f]*\\) 100644|"
 	   "e /root/fim/meta.txt \\1 100600|' '%s/fim.db'", dir, dir, dir);
-	rc = sh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir);
+	rc = tsh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir);
 	ok(rc == 1, "database edited (meta.txt's mode set to what the guest made it)");
-	rc = sh("%s check > /dev/null 2> '%s/tamper.err'", base, dir);
-	ok(rc == 2 && sh("grep -q tampered '%s/tamper.err'", dir) == 0,
+	rc = tsh("%s check > /dev/null 2> '%s/tamper.err'", base, dir);
+	ok(rc == 2 && tsh("grep -q tampered '%s/tamper.err'", dir) == 0,
 	   "tampered database: exit 2, says so (exit %d)", rc);
-	sh("cp '%s/fim.db.orig' '%s/fim.db'", dir, dir);
+	tsh("cp '%s/fim.db.orig' '%s/fim.db'", dir, dir);
 
-	rc = sh("%s update > /dev/null 2>&1", base);
+	rc = tsh("%s update > /dev/null 2>&1", base);
 	ok(rc == 1, "update: reports the changes, exit 1 (%d)", rc);
-	rc = sh("%s check > '%s/after.out' 2>&1", base, dir);
+	rc = tsh("%s check > '%s/after.out' 2>&1", base, dir);
 	ok(rc == 0, "after update: check clean (exit %d)", rc);
 	if (rc)
-		sh("sed 's/^/# /' '%s/after.out'", dir);
-	rc = sh("%s check --incremental --json > '%s/after.json' 2>&1", base, dir);
-	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/after.json')); "
+		tsh("sed 's/^/# /' '%s/after.out'", dir);
+	rc = tsh("%s check --incremental --json > '%s/after.json' 2>&1", base, dir);
+	ok(rc == 0 && tsh("python3 -c \"import json; d=json.load(open('%s/after.json')); "
 			 "assert d['mode']=='incremental' and not d['findings'], d\"",
 			 dir) == 0,
 	   "after update: incremental check (from the new marker) clean (exit %d)", rc);
 	if (rc)
-		sh("sed 's/^/# /' '%s/after.json'", dir);
+		tsh("sed 's/^/# /' '%s/after.json'", dir);
 	ok(bitmaps(vm, "-g2") == 1 && bitmaps(vm, "-g1") == 0,
 	   "update moved the baseline marker: bitmap g2 exists, g1 removed");
 
 	/* update --incremental: since g2 and track g3 in one transaction */
 	ok(guest(c, "echo again > /root/fim/new.txt && sync") == 0,
 	   "guest: one more content change");
-	rc = sh("%s update --incremental --json > '%s/upd.json' 2>&1", base, dir);
-	ok(rc == 1 && sh("python3 -c \"import json; d=json.load(open('%s/upd.json')); "
+	rc = tsh("%s update --incremental --json > '%s/upd.json' 2>&1", base, dir);
+	ok(rc == 1 && tsh("python3 -c \"import json; d=json.load(open('%s/upd.json')); "
 			 "assert d['mode']=='incremental' and [(f['path'],f['change']) for f in "
 			 "d['findings']]==[('/root/fim/new.txt','changed')], d\"", dir) == 0,
 	   "update --incremental: exactly the changed file, exit 1 (%d)", rc);
-	rc = sh("%s check --incremental --json > '%s/after3.json' 2>&1", base, dir);
-	ok(rc == 0 && sh("python3 -c \"import json; d=json.load(open('%s/after3.json')); "
+	rc = tsh("%s check --incremental --json > '%s/after3.json' 2>&1", base, dir);
+	ok(rc == 0 && tsh("python3 -c \"import json; d=json.load(open('%s/after3.json')); "
 			 "assert d['mode']=='incremental' and not d['findings'], d\"",
 			 dir) == 0, "then incremental check clean (exit %d)", rc);
 	ok(bitmaps(vm, "-g3") == 1 && bitmaps(vm, "-g2") == 0,
 	   "marker moved to g3, g2 removed");
-	ok(sh("ls '%s' | grep -c 'fim.db.g.*map' | grep -qx 1", dir) == 0,
+	ok(tsh("ls '%s' | grep -c 'fim.db.g.*map' | grep -qx 1", dir) == 0,
 	   "one block map left next to the database");
 
 	/* a missing block map or marker: a full check, said so */
-	sh("mv '%s'/fim.db.g3.map '%s/map.saved'", dir, dir);
-	rc = sh("%s check --incremental --json > '%s/nomap.json' 2> '%s/nomap.err'", base,
+	tsh("mv '%s'/fim.db.g3.map '%s/map.saved'", dir, dir);
+	rc = tsh("%s check --incremental --json > '%s/nomap.json' 2> '%s/nomap.err'", base,
 		dir, dir);
-	ok(rc == 0 && sh("grep -q '\"mode\":\"full\"' '%s/nomap.json'", dir) == 0 &&
-	   sh("grep -q 'block map' '%s/nomap.err'", dir) == 0,
+	ok(rc == 0 && tsh("grep -q '\"mode\":\"full\"' '%s/nomap.json'", dir) == 0 &&
+	   tsh("grep -q 'block map' '%s/nomap.err'", dir) == 0,
 	   "block map missing: full check, said on stderr (exit %d)", rc);
-	sh("mv '%s/map.saved' '%s'/fim.db.g3.map", dir, dir);
+	tsh("mv '%s/map.saved' '%s'/fim.db.g3.map", dir, dir);
 	db_marker(mk, sizeof(mk));
 	rc = *mk ? bitmap_qmp(vm, "block-dirty-bitmap-remove", mk) : -1;
 	ok(rc == 0, "marker removed behind kvmon's back");
-	rc = sh("%s check --incremental --json > '%s/nobm.json' 2> '%s/nobm.err'", base,
+	rc = tsh("%s check --incremental --json > '%s/nobm.json' 2> '%s/nobm.err'", base,
 		dir, dir);
-	ok(rc == 0 && sh("grep -q '\"mode\":\"full\"' '%s/nobm.json'", dir) == 0 &&
-	   sh("grep -q 'full check' '%s/nobm.err'", dir) == 0,
+	ok(rc == 0 && tsh("grep -q '\"mode\":\"full\"' '%s/nobm.json'", dir) == 0 &&
+	   tsh("grep -q 'full check' '%s/nobm.err'", dir) == 0,
 	   "marker gone: full check, said on stderr (exit %d)", rc);
 
 	/* an update that crashed after creating g4 but before writing its
@@ -322,12 +309,12 @@ int main(void)
 		mk[strlen(mk) - 1] = '4';
 		ok(bitmap_qmp(vm, "block-dirty-bitmap-add", mk) == 0, "orphan marker %s made", mk);
 	}
-	rc = sh("%s update > /dev/null 2> '%s/orphan.err'", base, dir);
-	ok(rc == 0 && sh("grep -q 'interrupted update' '%s/orphan.err'", dir) == 0 &&
+	rc = tsh("%s update > /dev/null 2> '%s/orphan.err'", base, dir);
+	ok(rc == 0 && tsh("grep -q 'interrupted update' '%s/orphan.err'", dir) == 0 &&
 	   bitmaps(vm, "-g4") == 1, "update after an interrupted one: orphan replaced, "
 	   "marker g4 (exit %d)", rc);
-	rc = sh("%s check --incremental --json > '%s/last.json' 2>/dev/null", base, dir);
-	ok(rc == 0 && sh("grep -q '\"mode\":\"incremental\"' '%s/last.json'", dir) == 0,
+	rc = tsh("%s check --incremental --json > '%s/last.json' 2>/dev/null", base, dir);
+	ok(rc == 0 && tsh("grep -q '\"mode\":\"incremental\"' '%s/last.json'", dir) == 0,
 	   "then incremental again, clean (exit %d)", rc);
 
 	ok(fleece_leftovers(vm) == 0, "no fleecing export, job or node left in QEMU");

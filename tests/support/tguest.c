@@ -379,3 +379,27 @@ int tctl_run(struct tctl *c, const char *cmd, char **out, int timeout_ms)
 		c->len -= (size_t)l + 1;
 	}
 }
+
+bool tguest_mounted(const char *dir)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	if (!f)
+		return false;
+	while (getline(&line, &cap, f) > 0) {
+		char *p = strchr(line, ' ');
+
+		/* field 5 is the mount point */
+		for (int i = 0; p && i < 3; i++)
+			p = strchr(p + 1, ' ');
+		if (p && !strncmp(p + 1, dir, strlen(dir)) &&
+		    p[1 + strlen(dir)] == ' ')
+			found = true;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}

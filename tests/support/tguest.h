@@ -39,4 +39,7 @@ int tctl_run(struct tctl *c, const char *cmd, char **out, int timeout_ms);
 char *tb64_encode(const void *data, size_t len);
 void *tb64_decode(const char *text, size_t *len);
 
+/* Is dir a mount point of this process's mount namespace (mountinfo)? */
+bool tguest_mounted(const char *dir);
+
 #endif

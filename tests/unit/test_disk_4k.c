@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,22 +18,10 @@
 
 static char root[4096], gpt[4200], mbr[4200];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 int main(void)
@@ -48,7 +37,7 @@ int main(void)
 	snprintf(root, sizeof(root), "%s/disk-4k-%d", troot ? troot : "/tmp",
 		 (int)getpid());
 	atexit(cleanup);
-	if (sh("mkdir -p '%s' && tar -C '%s' -xJf '%s'", root, root,
+	if (tsh("mkdir -p '%s' && tar -C '%s' -xJf '%s'", root, root,
 	       KVMON_4K_FIXTURE))
 		bail("cannot unpack %s", KVMON_4K_FIXTURE);
 	snprintf(gpt, sizeof(gpt), "%s/gpt-4k.img", root);
@@ -87,14 +76,14 @@ int main(void)
 	   "4Kn MBR, sector size 4096: sfdisk's offsets");
 	kvmon_disk_close(d);
 
-	ok(kv && sh("'%s' disk parts --image '%s' --json | grep -q '\"sector_size\": *4096'",
+	ok(kv && tsh("'%s' disk parts --image '%s' --json | grep -q '\"sector_size\": *4096'",
 		    kv, gpt) == 0, "kvmon disk parts --json: sector_size 4096");
-	ok(kv && sh("'%s' disk parts --image '%s' --sector-size 4096 --json | "
+	ok(kv && tsh("'%s' disk parts --image '%s' --sector-size 4096 --json | "
 		    "grep -q '\"start\": *1048576'", kv, mbr) == 0,
 	   "kvmon disk parts --sector-size 4096 on the MBR");
-	ok(kv && sh("test \"$('%s' disk cat --image '%s' --partition 2 /hello)\" = '4k sectors'",
+	ok(kv && tsh("test \"$('%s' disk cat --image '%s' --partition 2 /hello)\" = '4k sectors'",
 		    kv, gpt) == 0, "kvmon disk cat on the 4Kn GPT");
-	ok(kv && sh("'%s' disk parts --image '%s' --sector-size 1024 2>/dev/null; test $? = 2",
+	ok(kv && tsh("'%s' disk parts --image '%s' --sector-size 1024 2>/dev/null; test $? = 2",
 		    kv, gpt) == 0, "--sector-size 1024: exit 2");
 	return tap_done();
 }

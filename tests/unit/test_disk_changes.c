@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "disk/fsmap.h"
 
 #include <dirent.h>
@@ -26,22 +27,10 @@
 
 static char root[4096], img_a[4200], img_b[4200], src[4200], map_path[4200];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[16384];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 /* ------------------------------------------- ground truth: full scan */
@@ -351,14 +340,14 @@ static void map_file_checks(struct kvmon_fsmap *map)
 	kvmon_fsmap_free(m2);
 	stat(map_path, &st);
 	snprintf(bad, sizeof(bad), "%s.bad", map_path);
-	sh("cp '%s' '%s' && printf '\\x01' | dd of='%s' bs=1 seek=%lld "
+	tsh("cp '%s' '%s' && printf '\\x01' | dd of='%s' bs=1 seek=%lld "
 	   "conv=notrunc status=none", map_path, bad, bad,
 	   (long long)st.st_size / 2);
 	m2 = kvmon_fsmap_load(bad);
 	ok(!m2 && kvmon_get_errno() == EINVAL, "one flipped byte: refused (%s)",
 	   kvmon_get_error());
 	kvmon_fsmap_free(m2);
-	sh("head -c %lld '%s' > '%s'", (long long)st.st_size - 40, map_path, bad);
+	tsh("head -c %lld '%s' > '%s'", (long long)st.st_size - 40, map_path, bad);
 	m2 = kvmon_fsmap_load(bad);
 	ok(!m2 && kvmon_get_errno() == EINVAL, "truncated: refused");
 	kvmon_fsmap_free(m2);
@@ -376,19 +365,19 @@ static void multi_group(struct dirty *d)
 	struct tree ta = { 0 }, tb = { 0 };
 	struct result r;
 
-	if (sh("rm -rf '%s' && mkdir -p '%s' && cd '%s' && for i in 1 2 3 4 5 6 "
+	if (tsh("rm -rf '%s' && mkdir -p '%s' && cd '%s' && for i in 1 2 3 4 5 6 "
 	       "7 8; do mkdir d$i; for j in $(seq 1 40); do head -c 3000 "
 	       "/dev/urandom > d$i/f$j; done; done && mke2fs -q -F -t ext4 "
 	       "-b 1024 -O ^flex_bg -d '%s' '%s' 64M >/dev/null 2>&1",
 	       src, src, src, src, img_a))
 		bail("mke2fs (groups)");
-	sh("cp '%s' '%s'", img_a, img_b);
-	if (sh("printf Q | dd of='%s' bs=1024 seek=%llu conv=notrunc "
+	tsh("cp '%s' '%s'", img_a, img_b);
+	if (tsh("printf Q | dd of='%s' bs=1024 seek=%llu conv=notrunc "
 	       "status=none", img_b,
 	       (unsigned long long)first_block(img_a, "/d5/f7")) ||
-	    sh("debugfs -w -R 'set_inode_field /d7/f3 mode 0100600' '%s' "
+	    tsh("debugfs -w -R 'set_inode_field /d7/f3 mode 0100600' '%s' "
 	       ">/dev/null 2>&1", img_b) ||
-	    sh("debugfs -w -R 'rm /d2/f9' '%s' >/dev/null 2>&1", img_b))
+	    tsh("debugfs -w -R 'rm /d2/f9' '%s' >/dev/null 2>&1", img_b))
 		bail("changing the multi-group image");
 	fa = open_fs(img_a, &da);
 	fb = open_fs(img_b, &db);
@@ -436,7 +425,7 @@ int main(void)
 	snprintf(img_a, sizeof(img_a), "%s/a.img", root);
 	snprintf(img_b, sizeof(img_b), "%s/b.img", root);
 	snprintf(map_path, sizeof(map_path), "%s/base.map", root);
-	if (sh("mkdir -p '%s/etc' '%s/usr/lib' '%s/var/log' && "
+	if (tsh("mkdir -p '%s/etc' '%s/usr/lib' '%s/var/log' && "
 	       "echo root:x:0:0:root:/root:/bin/sh > '%s/etc/passwd' && "
 	       "echo 127.0.0.1 localhost > '%s/etc/hosts' && "
 	       "echo tool > '%s/usr/lib/tool' && "
@@ -468,14 +457,14 @@ int main(void)
 	/* Changes: content (same size, in place, no inode change: a raw
 	 * write), chmod only, new file, delete, rename, new directory,
 	 * removed directory. */
-	sh("cp '%s' '%s'", img_a, img_b);
-	if (sh("printf 'root:x:0:0:EVIL:/root:/bin/sh' | dd of='%s' bs=4096 "
+	tsh("cp '%s' '%s'", img_a, img_b);
+	if (tsh("printf 'root:x:0:0:EVIL:/root:/bin/sh' | dd of='%s' bs=4096 "
 	       "seek=%llu conv=notrunc status=none", img_b,
 	       (unsigned long long)first_block(img_a, "/etc/passwd")) ||
-	    sh("printf 'X' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
+	    tsh("printf 'X' | dd of='%s' bs=1 seek=%llu conv=notrunc status=none",
 	       img_b, (unsigned long long)first_block(img_a, "/usr/lib/x.so") *
 			      4096 + 70000) ||
-	    sh("cd '%s' && echo new > new.txt && echo f > nf && "
+	    tsh("cd '%s' && echo new > new.txt && echo f > nf && "
 	       "debugfs -w -f - '%s' >/dev/null 2>&1 <<'E'\n"
 	       "set_inode_field /usr/lib/tool mode 0100700\n"
 	       "write new.txt new.txt\n"

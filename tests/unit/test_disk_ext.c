@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "disk/disk_internal.h"
 #include "disk/nbdio.h"
 
@@ -28,22 +29,10 @@
 
 static char root[4096], img[4200], src[4200];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 static int image_sha(const char *path, unsigned char md[32])
@@ -141,7 +130,7 @@ int main(void)
 	snprintf(root, sizeof(root), "%s/disk-ext-%d", troot ? troot : "/tmp",
 		 (int)getpid());
 	atexit(cleanup);
-	if (sh("mkdir -p '%s/src/dir/sub' && cd '%s/src' && "
+	if (tsh("mkdir -p '%s/src/dir/sub' && cd '%s/src' && "
 	       "printf 'hello disk\\n' > dir/hello.txt && "
 	       "head -c 1048576 /dev/urandom > dir/big.bin && "
 	       "ln -s hello.txt dir/fast-link && "
@@ -153,7 +142,7 @@ int main(void)
 		bail("cannot build the source tree");
 	snprintf(src, sizeof(src), "%s/src", root);
 	snprintf(img, sizeof(img), "%s/fs.img", root);
-	if (sh("mke2fs -q -F -t ext4 -d '%s' '%s' 16M >/dev/null 2>&1", src, img))
+	if (tsh("mke2fs -q -F -t ext4 -d '%s' '%s' 16M >/dev/null 2>&1", src, img))
 		bail("mke2fs failed");
 	image_sha(img, before);
 
@@ -283,7 +272,7 @@ int main(void)
 		ok(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
 		   "kvmon mount --image exits 0");
 		if (access(path, F_OK) == 0)
-			sh("fusermount3 -u -z '%s'", mnt);
+			tsh("fusermount3 -u -z '%s'", mnt);
 		rmdir(mnt);
 		image_sha(img, after);
 		ok(!memcmp(before, after, 32), "image byte-identical after the mount");
@@ -291,7 +280,7 @@ int main(void)
 
 	/* Malformed images. */
 	snprintf(copy, sizeof(copy), "%s/bad.img", root);
-#define FRESH() sh("cp '%s' '%s'", img, copy)
+#define FRESH() tsh("cp '%s' '%s'", img, copy)
 	FRESH();
 	corrupt_at(copy, 1024 + 56, "\0\0", 2);
 	fs = open_img(&d, copy);
@@ -321,10 +310,10 @@ int main(void)
 
 	/* Directory loop (a hard link to an ancestor) and symlink loop. */
 	FRESH();
-	sh("debugfs -w -R 'ln /dir /dir/sub/up' '%s' >/dev/null 2>&1", copy);
-	sh("debugfs -w -R 'symlink /dir/l1 /dir/l2' '%s' >/dev/null 2>&1", copy);
-	sh("debugfs -w -R 'symlink /dir/l2 /dir/l1' '%s' >/dev/null 2>&1", copy);
-	sh("debugfs -w -R 'sif /dir/hello.txt size 0x7fffffffffffff' '%s' >/dev/null 2>&1", copy);
+	tsh("debugfs -w -R 'ln /dir /dir/sub/up' '%s' >/dev/null 2>&1", copy);
+	tsh("debugfs -w -R 'symlink /dir/l1 /dir/l2' '%s' >/dev/null 2>&1", copy);
+	tsh("debugfs -w -R 'symlink /dir/l2 /dir/l1' '%s' >/dev/null 2>&1", copy);
+	tsh("debugfs -w -R 'sif /dir/hello.txt size 0x7fffffffffffff' '%s' >/dev/null 2>&1", copy);
 	fs = open_img(&d, copy);
 	ok(fs != NULL, "image with loops opens");
 	if (fs) {

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,31 +42,19 @@
 
 static char root[4096], base[4200], img[4200];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 /* Fresh copy of the clean image with debugfs commands applied. */
 static void make(const char *cmds)
 {
-	if (sh("cp '%s' '%s'", base, img))
+	if (tsh("cp '%s' '%s'", base, img))
 		bail("cp");
 	if (cmds && *cmds &&
-	    sh("printf '%s\\n' | debugfs -w -f - '%s' >/dev/null 2>&1", cmds, img))
+	    tsh("printf '%s\\n' | debugfs -w -f - '%s' >/dev/null 2>&1", cmds, img))
 		bail("debugfs %s", cmds);
 }
 
@@ -268,7 +257,7 @@ static void loop_cases(void)
 	rc = probe(err, sizeof(err), &e);
 	ok(rc == 0 && e > 1000,
 	   "directory cycles: depth-capped walk ends (%lu entries)", e);
-	ok(kv && sh("timeout 60 '%s' disk ls --image '%s' /d1/fwd/back/fwd/back/x/up/fwd/self "
+	ok(kv && tsh("timeout 60 '%s' disk ls --image '%s' /d1/fwd/back/fwd/back/x/up/fwd/self "
 		    ">/dev/null", kv, img) == 0,
 	   "kvmon disk ls through the cycles ends");
 	if (!kv)
@@ -285,16 +274,16 @@ static void loop_cases(void)
 	for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
 		usleep(50000);
 	/* find sees the guest's inode numbers (use_ino) and stops at loops. */
-	rc = sh("timeout 120 find '%s' >'%s/find.out' 2>'%s/find.err'; "
+	rc = tsh("timeout 120 find '%s' >'%s/find.out' 2>'%s/find.err'; "
 		"test $? != 124", mnt, root, root);
-	ok(rc == 0 && sh("grep -q 'loop' '%s/find.err'", root) == 0 &&
-	   sh("test $(wc -l < '%s/find.out') -lt 30000", root) == 0,
+	ok(rc == 0 && tsh("grep -q 'loop' '%s/find.err'", root) == 0 &&
+	   tsh("test $(wc -l < '%s/find.out') -lt 30000", root) == 0,
 	   "find on kvmon mount of the looped fs ends, reports the loop");
 	kill(pid, SIGTERM);
 	ok(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
 	   "kvmon mount exits 0");
 	if (access(path, F_OK) == 0)
-		sh("fusermount3 -u -z '%s'", mnt);
+		tsh("fusermount3 -u -z '%s'", mnt);
 	rmdir(mnt);
 }
 
@@ -311,13 +300,13 @@ int main(void)
 	atexit(cleanup);
 	snprintf(base, sizeof(base), "%s/base.img", root);
 	snprintf(img, sizeof(img), "%s/case.img", root);
-	if (sh("mkdir -p '%s/src/d1/x' '%s/src/d2/y' '%s/src/huge' && cd '%s/src' && "
+	if (tsh("mkdir -p '%s/src/d1/x' '%s/src/d2/y' '%s/src/huge' && cd '%s/src' && "
 	       "echo hi > d1/x/f && echo yo > d2/y/g && "
 	       "head -c 300000 /dev/urandom > big && "
 	       "cd huge && seq -f 'entry-with-a-long-name-%%06g' 1 20000 | xargs touch",
 	       root, root, root, root))
 		bail("cannot build the source tree");
-	if (sh("mke2fs -q -F -t ext4 -b 1024 -N 25000 -d '%s/src' '%s' 64M "
+	if (tsh("mke2fs -q -F -t ext4 -b 1024 -N 25000 -d '%s/src' '%s' 64M "
 	       ">/dev/null 2>&1", root, base))
 		bail("mke2fs failed");
 
@@ -358,7 +347,7 @@ int main(void)
 
 	/* Truncated inside the inode table of group 0. */
 	make(NULL);
-	if (sh("truncate -s $(( $(dumpe2fs '%s' 2>/dev/null | "
+	if (tsh("truncate -s $(( $(dumpe2fs '%s' 2>/dev/null | "
 	       "sed -n 's/.*Inode table at \\([0-9]*\\)-.*/\\1/p' | head -1) "
 	       "* 1024 + 4096 )) '%s'", img, img))
 		bail("truncate");

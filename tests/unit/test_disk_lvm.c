@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "disk/disk_internal.h"
 #include "disk/lvm.h"
 
@@ -33,22 +34,10 @@
 
 static char root[4096], img[4200], qcow[4200];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -148,13 +137,13 @@ static void mount_lv(const char *kv)
 	for (int i = 0; i < 100 && access(path, F_OK) != 0; i++)
 		usleep(50000);
 	snprintf(want, sizeof(want), "%s/t1/big.bin", root);
-	ok(sh("cmp -s '%s' '%s'", path, want) == 0,
+	ok(tsh("cmp -s '%s' '%s'", path, want) == 0,
 	   "kvmon mount --partition kvmvg/root: big.bin identical");
 	kill(pid, SIGTERM);
 	ok(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
 	   "kvmon mount exits 0");
 	if (access(path, F_OK) == 0)
-		sh("fusermount3 -u -z '%s'", mnt);
+		tsh("fusermount3 -u -z '%s'", mnt);
 	rmdir(mnt);
 }
 
@@ -204,7 +193,7 @@ static void on_disk(void)
 		bail("no LV map");
 
 	/* A 3 MiB file crosses root's segment boundary at 4 MiB. */
-	if (sh("cd '%s' && mkdir -p t1/etc t2 && printf 'root-fs\\n' > t1/etc/hostname && "
+	if (tsh("cd '%s' && mkdir -p t1/etc t2 && printf 'root-fs\\n' > t1/etc/hostname && "
 	       "head -c 3145728 /dev/urandom > t1/big.bin && "
 	       "printf 'data-fs\\n' > t2/marker && "
 	       "mke2fs -q -F -t ext4 -b 1024 -d t1 root.fs 6M >/dev/null 2>&1 && "
@@ -252,7 +241,7 @@ static void on_disk(void)
 
 	/* The PV alone (no partition table): LVs found on the whole disk. */
 	snprintf(path, sizeof(path), "%s/pv.img", root);
-	if (sh("dd if='%s' of='%s' bs=1M skip=1 count=20 status=none", img, path))
+	if (tsh("dd if='%s' of='%s' bs=1M skip=1 count=20 status=none", img, path))
 		bail("dd");
 	d = kvmon_disk_open_raw(path);
 	ok(d && kvmon_disk_volumes(d, p, 16, &n) == 0 && n == 2 &&
@@ -272,7 +261,7 @@ static void on_disk(void)
 
 	/* Image at rest through qemu-nbd. */
 	snprintf(qcow, sizeof(qcow), "%s/lvm.qcow2", root);
-	if (sh("qemu-img convert -O qcow2 '%s' '%s'", img, qcow))
+	if (tsh("qemu-img convert -O qcow2 '%s' '%s'", img, qcow))
 		bail("qemu-img convert failed");
 	d = kvmon_disk_open_image(qcow, NULL);
 	ok(d && kvmon_disk_volumes(d, p, 16, &n) == 0 && n == 3,
@@ -286,23 +275,23 @@ static void on_disk(void)
 	{
 		const char *kv = getenv("KVMON");
 
-		ok(kv && sh("'%s' disk parts --image '%s' --json | grep -q '\"kvmvg/root\"'",
+		ok(kv && tsh("'%s' disk parts --image '%s' --json | grep -q '\"kvmvg/root\"'",
 			    kv, img) == 0, "kvmon disk parts lists kvmvg/root");
-		ok(kv && sh("test \"$('%s' disk cat --image '%s' --partition kvmvg/root /etc/hostname)\" = root-fs",
+		ok(kv && tsh("test \"$('%s' disk cat --image '%s' --partition kvmvg/root /etc/hostname)\" = root-fs",
 			    kv, img) == 0, "kvmon disk cat --partition kvmvg/root");
-		ok(kv && sh("test \"$('%s' disk cat --image '%s' /etc/hostname)\" = root-fs",
+		ok(kv && tsh("test \"$('%s' disk cat --image '%s' /etc/hostname)\" = root-fs",
 			    kv, img) == 0, "kvmon disk cat, no --partition: the LV");
-		ok(kv && sh("'%s' disk ls --image '%s' --partition kvmvg/thin / 2>/dev/null; test $? = 2",
+		ok(kv && tsh("'%s' disk ls --image '%s' --partition kvmvg/thin / 2>/dev/null; test $? = 2",
 			    kv, img) == 0, "unknown volume: exit 2");
 		/* fim honours --partition: a baseline of kvmvg/data is clean
 		 * against itself and differs from kvmvg/root. */
-		ok(kv && sh("cd '%s' && printf '/ R+sha256\\n' > fim.conf && "
+		ok(kv && tsh("cd '%s' && printf '/ R+sha256\\n' > fim.conf && "
 			    "'%s' fim init --image '%s' --partition kvmvg/data --config fim.conf "
 			    "--db fim.db --key-file fim.key >/dev/null 2>&1 && "
 			    "'%s' fim check --image '%s' --partition kvmvg/data --config fim.conf "
 			    "--db fim.db --key-file fim.key >/dev/null 2>&1",
 			    root, kv, img, kv, img) == 0, "kvmon fim --partition kvmvg/data: clean");
-		ok(kv && sh("cd '%s' && '%s' fim check --image '%s' --partition kvmvg/root "
+		ok(kv && tsh("cd '%s' && '%s' fim check --image '%s' --partition kvmvg/root "
 			    "--config fim.conf --db fim.db --key-file fim.key >/dev/null 2>&1; test $? = 1",
 			    root, kv, img) == 0, "kvmon fim --partition kvmvg/root: differs (exit 1)");
 		if (kv)
@@ -322,7 +311,7 @@ static void damaged(long off, const char *what, const char *expect)
 	uint8_t b;
 
 	snprintf(copy, sizeof(copy), "%s/damaged.img", root);
-	if (sh("cp '%s' '%s'", img, copy))
+	if (tsh("cp '%s' '%s'", img, copy))
 		bail("cp");
 	fd = open(copy, O_RDWR);
 	if (fd < 0 || pread(fd, &b, 1, off) != 1)
@@ -482,7 +471,7 @@ int main(void)
 		 (int)getpid());
 	atexit(cleanup);
 	snprintf(img, sizeof(img), "%s/disk.img", root);
-	if (sh("mkdir -p '%s' && xz -dc '%s' > '%s'", root, KVMON_LVM_FIXTURE, img))
+	if (tsh("mkdir -p '%s' && xz -dc '%s' > '%s'", root, KVMON_LVM_FIXTURE, img))
 		bail("cannot unpack %s", KVMON_LVM_FIXTURE);
 	on_disk();
 	damaged(MiB + 512 + 100, "label checksum", "label: bad checksum");

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "disk/disk_internal.h"
 
 #include <errno.h>
@@ -19,18 +20,6 @@
 #include <unistd.h>
 
 static char root[4096];
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[8192];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
 
 /* Output of a shell command (first line), "" on failure. */
 static void out(char *buf, size_t size, const char *cmd)
@@ -54,7 +43,7 @@ static void check_size(uint64_t size)
 		 (unsigned long long)size);
 	ok(kvmon_overlay_create(path, size) == 0, "%llu bytes: created",
 	   (unsigned long long)size);
-	ok(sh("qemu-img check -q -f qcow2 %s", path) == 0,
+	ok(tsh("qemu-img check -q -f qcow2 %s", path) == 0,
 	   "%llu bytes: qemu-img check clean", (unsigned long long)size);
 	snprintf(cmd, sizeof(cmd), "qemu-img info --output=json -f qcow2 %s | "
 		 "python3 -c 'import json,sys; d=json.load(sys.stdin); "
@@ -86,7 +75,7 @@ int main(void)
 	check_size(3ull << 40);               /* L1 table over several clusters */
 
 	/* Through the overlay: the backing's data, then own writes. */
-	sh("qemu-img create -q -f raw %s 8M && "
+	tsh("qemu-img create -q -f raw %s 8M && "
 	   "qemu-io -f raw -c 'write -P 0x11 0 8M' %s >/dev/null", base, base);
 	ok(kvmon_overlay_create(path, 8 << 20) == 0, "overlay for an 8 MiB disk");
 	ok(stat(path, &st) == 0 && st.st_blocks * 512 <= 3 * 65536 + 4096,
@@ -95,20 +84,20 @@ int main(void)
 	snprintf(buf, sizeof(buf), "json:{\"driver\":\"qcow2\",\"file\":{\"driver\":"
 		 "\"file\",\"filename\":\"%s\"},\"backing\":{\"driver\":\"raw\","
 		 "\"file\":{\"driver\":\"file\",\"filename\":\"%s\"}}}", path, base);
-	ok(sh("qemu-io -c 'read -P 0x11 0 8M' '%s' >/dev/null", buf) == 0,
+	ok(tsh("qemu-io -c 'read -P 0x11 0 8M' '%s' >/dev/null", buf) == 0,
 	   "reads show the backing file's data");
-	ok(sh("qemu-io -c 'write -P 0x5a 65536 300k' "
+	ok(tsh("qemu-io -c 'write -P 0x5a 65536 300k' "
 	      "-c 'write -P 0x77 7M 4k' '%s' >/dev/null", buf) == 0,
 	   "writes into it");
-	ok(sh("qemu-io -c 'read -P 0x11 0 64k' -c 'read -P 0x5a 64k 300k' "
+	ok(tsh("qemu-io -c 'read -P 0x11 0 64k' -c 'read -P 0x5a 64k 300k' "
 	      "-c 'read -P 0x77 7M 4k' -c 'read -P 0x11 8188k 4k' '%s' "
 	      ">/dev/null", buf) == 0,
 	   "reads: own writes where written, the backing's elsewhere");
-	ok(sh("qemu-img check -q -f qcow2 %s", path) == 0,
+	ok(tsh("qemu-img check -q -f qcow2 %s", path) == 0,
 	   "qemu-img check clean after allocation (refcounts grown by QEMU)");
 	/* A fresh file every time, even over a left-over one. */
 	ok(kvmon_overlay_create(path, 1 << 20) == 0 &&
-	   sh("qemu-img check -q -f qcow2 %s", path) == 0 &&
+	   tsh("qemu-img check -q -f qcow2 %s", path) == 0 &&
 	   stat(path, &st) == 0 && st.st_size == 4 * 65536,
 	   "over an existing file: replaced by a fresh one");
 

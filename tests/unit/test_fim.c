@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "kvmon.h"
 #include "../tap.h"
+#include "../support/tsh.h"
 #include "fim/fim_internal.h"
 
 #include <errno.h>
@@ -22,24 +23,10 @@
 
 static char root[4096];
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...)
-{
-	char cmd[16384];
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	rc = system(cmd);
-	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void cleanup(void)
 {
 	if (*root)
-		sh("rm -rf '%s'", root);
+		tsh("rm -rf '%s'", root);
 }
 
 /* ------------------------------------------------------------ config */
@@ -265,7 +252,7 @@ static void test_scan(void)
 	snprintf(img2, sizeof(img2), "%s/two.img", root);
 	snprintf(dbp, sizeof(dbp), "%s/fim.db", root);
 	snprintf(kp, sizeof(kp), "%s/key", root);
-	if (sh("set -e; cd '%s'; mkdir -p src/d/sub src/skip; cd src; "
+	if (tsh("set -e; cd '%s'; mkdir -p src/d/sub src/skip; cd src; "
 	       "printf 'content one\\n' > d/content.txt; "
 	       "printf 'meta\\n' > d/meta.txt; printf 'bye\\n' > d/gone.txt; "
 	       "printf 'moving\\n' > d/old-name; head -c 3000000 /dev/urandom > d/big.bin; "
@@ -278,7 +265,7 @@ static void test_scan(void)
 		bail("cannot build the first image");
 	/* the changes: content only (same size, mtime put back), metadata
 	 * only, a new file, a deleted one, a rename, an xattr */
-	if (sh("set -e; cd '%s/src'; printf 'content TWO\\n' > d/content.txt; "
+	if (tsh("set -e; cd '%s/src'; printf 'content TWO\\n' > d/content.txt; "
 	       "touch -d '2020-01-01 00:00:00' d/content.txt; chmod 0600 d/meta.txt; "
 	       "echo new > d/new.txt; rm d/gone.txt; mv d/old-name d/new-name; "
 	       "echo y > skip/ignored2; "
@@ -343,7 +330,7 @@ static void test_scan(void)
 	}
 	found_free(&f);
 
-	sh("head -c 32 /dev/urandom > '%s'", kp);
+	tsh("head -c 32 /dev/urandom > '%s'", kp);
 	ok(kvmon_fim_key_load(kp, false, key) == 0, "key loaded");
 	ok(kvmon_fim_db_set_meta(a, "bitmap", "kvmon-fim-1-g1") == 0 &&
 	   kvmon_fim_db_set_meta(a, "Bad", "x") < 0 &&
@@ -404,7 +391,7 @@ static void test_scan(void)
 		ok(kvmon_fim_key_load(kp2, true, key2) == 0 && stat(kp2, &st) == 0 &&
 		   st.st_size == 32 && (st.st_mode & 0777) == 0600,
 		   "key created: 32 bytes, 0600");
-		sh("echo short > '%s'", kp2);
+		tsh("echo short > '%s'", kp2);
 		ok(kvmon_fim_key_load(kp2, false, key2) < 0, "short key refused");
 	}
 	kvmon_fim_db_free(a);
@@ -439,7 +426,7 @@ static void test_hostile(void)
 	snprintf(copy, sizeof(copy), "%s/hostile.img", root);
 	/* a directory linked into its own subtree, a symlink loop, a sparse
 	 * file claiming 2^55 bytes */
-	sh("cp '%s' '%s' && debugfs -w -R 'ln /d /d/sub/up' '%s' >/dev/null 2>&1 && "
+	tsh("cp '%s' '%s' && debugfs -w -R 'ln /d /d/sub/up' '%s' >/dev/null 2>&1 && "
 	   "debugfs -w -R 'symlink /d/l1 /d/l2' '%s' >/dev/null 2>&1 && "
 	   "debugfs -w -R 'symlink /d/l2 /d/l1' '%s' >/dev/null 2>&1 && "
 	   "debugfs -w -R 'sif /d/meta.txt size 0x80000000000000' '%s' >/dev/null 2>&1",
@@ -464,7 +451,7 @@ static void test_hostile(void)
 	 * crash, bounded time */
 	t0 = kvmon_now_ms();
 	for (int iter = 0; iter < 30; iter++) {
-		sh("cp '%s' '%s'", img, copy);
+		tsh("cp '%s' '%s'", img, copy);
 		for (int k = 0; k < 40; k++) {
 			seed = seed * 1103515245u + 12345u;
 			long off = 1024 + (long)((seed >> 8) % (600 * 1024));
@@ -502,62 +489,62 @@ static void test_cli(void)
 		bail("$KVMON not set");
 	snprintf(base, sizeof(base), "'%s' fim --config '%s/c.conf' --db '%s/cli.db' "
 		 "--key-file '%s/cli.key'", kvmon, root, root, root);
-	sh("cat > '%s/c.conf' <<'EOF'\n%sEOF", root, conf_text);
-	ok(sh("%s init --image '%s/one.img' > '%s/o' 2>&1", base, root, root) == 0,
+	tsh("cat > '%s/c.conf' <<'EOF'\n%sEOF", root, conf_text);
+	ok(tsh("%s init --image '%s/one.img' > '%s/o' 2>&1", base, root, root) == 0,
 	   "kvmon fim init --image: exit 0");
-	ok(sh("%s init --image '%s/one.img' > /dev/null 2>&1", base, root) == 2,
+	ok(tsh("%s init --image '%s/one.img' > /dev/null 2>&1", base, root) == 2,
 	   "init again without --force: exit 2");
-	ok(sh("%s check --image '%s/one.img' > '%s/o' 2>&1", base, root, root) == 0,
+	ok(tsh("%s check --image '%s/one.img' > '%s/o' 2>&1", base, root, root) == 0,
 	   "check of the same image: exit 0");
 	snprintf(opath, sizeof(opath), "%s/o", root);
 	out = file_text(opath, &len);
 	ok(out && strstr(out, "0 added, 0 removed, 0 changed (49 paths"),
 	   "summary line: %s", out ? out : "");
 	free(out);
-	ok(sh("%s check --json --image '%s/two.img' > '%s/o.json'", base, root, root) == 1,
+	ok(tsh("%s check --json --image '%s/two.img' > '%s/o.json'", base, root, root) == 1,
 	   "check of the changed image: exit 1");
-	ok(sh("python3 -c \"import json,sys; d=json.load(open('%s/o.json')); "
+	ok(tsh("python3 -c \"import json,sys; d=json.load(open('%s/o.json')); "
 	      "c={f['path']:f['change'] for f in d['findings']}; "
 	      "assert d['added']==2 and d['removed']==2 and d['changed']==3, d; "
 	      "assert c['/d/content.txt']=='changed' and c['/d/gone.txt']=='removed', c; "
 	      "m=[f for f in d['findings'] if f['path']=='/d/meta.txt'][0]; "
 	      "assert m['attrs']['mode']=={'old':'0644','new':'0600'}, m\"",
 	      root) == 0, "--json: counts, kinds, mode 0644 -> 0600");
-	ok(sh("%s check --alerts --image '%s/two.img' > '%s/o.alerts'", base, root, root) == 1 &&
-	   sh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/o.alerts')]; "
+	ok(tsh("%s check --alerts --image '%s/two.img' > '%s/o.alerts'", base, root, root) == 1 &&
+	   tsh("python3 -c \"import json; a=[json.loads(l) for l in open('%s/o.alerts')]; "
 	      "assert len(a)==7, a; "
 	      "assert all(x['detector']=='fim' and x['severity']=='warning' and "
 	      "'time' in x and 'vm' in x and x['details']['path'] for x in a), a; "
 	      "assert any(x['message'].startswith('changed /d/meta.txt (mode 0644 -> 0600') "
 	      "for x in a), a\"", root) == 0,
 	   "--alerts: 7 alerts in the kvmon watch format");
-	sh("cp '%s/cli.db' '%s/cli.db.orig' && sed -i 's|^e /d/meta.txt f3f 100644|"
+	tsh("cp '%s/cli.db' '%s/cli.db.orig' && sed -i 's|^e /d/meta.txt f3f 100644|"
 	   "e /d/meta.txt f3f 100600|' '%s/cli.db'", root, root, root);
-	ok(sh("%s check --image '%s/two.img' > /dev/null 2> '%s/o.err'", base, root, root) == 2 &&
-	   sh("grep -q 'tampered' '%s/o.err'", root) == 0,
+	ok(tsh("%s check --image '%s/two.img' > /dev/null 2> '%s/o.err'", base, root, root) == 2 &&
+	   tsh("grep -q 'tampered' '%s/o.err'", root) == 0,
 	   "tampered database (mode of meta.txt rewritten): exit 2, says so");
-	sh("cp '%s/cli.db.orig' '%s/cli.db'", root, root);
-	ok(sh("%s update --image '%s/two.img' > /dev/null", base, root) == 1,
+	tsh("cp '%s/cli.db.orig' '%s/cli.db'", root, root);
+	ok(tsh("%s update --image '%s/two.img' > /dev/null", base, root) == 1,
 	   "update reports the changes: exit 1");
-	ok(sh("%s check --image '%s/two.img' > /dev/null", base, root) == 0,
+	ok(tsh("%s check --image '%s/two.img' > /dev/null", base, root) == 0,
 	   "after update: clean");
-	ok(sh("%s check --incremental --image '%s/two.img' > '%s/o' 2>&1", base, root,
-	      root) == 0 && sh("grep -q 'full' '%s/o'", root) == 0,
+	ok(tsh("%s check --incremental --image '%s/two.img' > '%s/o' 2>&1", base, root,
+	      root) == 0 && tsh("grep -q 'full' '%s/o'", root) == 0,
 	   "--incremental on an image: full check, said so");
-	ok(sh("%s frob > /dev/null 2>&1", base) == 2, "unknown subcommand: exit 2");
-	ok(sh("%s --granularity 1000 check --image '%s/two.img' > /dev/null "
+	ok(tsh("%s frob > /dev/null 2>&1", base) == 2, "unknown subcommand: exit 2");
+	ok(tsh("%s --granularity 1000 check --image '%s/two.img' > /dev/null "
 	      "2> '%s/o.err'", base, root, root) == 2 &&
-	   sh("grep -q 'power of two' '%s/o.err'", root) == 0,
+	   tsh("grep -q 'power of two' '%s/o.err'", root) == 0,
 	   "--granularity not a power of two: exit 2, says so");
-	ok(sh("%s --granularity 64K check --image '%s/two.img' > /dev/null",
+	ok(tsh("%s --granularity 64K check --image '%s/two.img' > /dev/null",
 	      base, root) == 0, "--granularity 64K accepted (no effect at rest)");
-	ok(sh("'%s' fim --help | grep -q incremental", kvmon) == 0, "--help");
-	ok(sh("%s check --image '%s/nonexistent.img' > /dev/null 2>&1", base, root) == 2,
+	ok(tsh("'%s' fim --help | grep -q incremental", kvmon) == 0, "--help");
+	ok(tsh("%s check --image '%s/nonexistent.img' > /dev/null 2>&1", base, root) == 2,
 	   "missing image: exit 2");
-	ok(sh("printf '/x NOPE\\n' > '%s/bad.conf'; '%s' fim --config '%s/bad.conf' "
+	ok(tsh("printf '/x NOPE\\n' > '%s/bad.conf'; '%s' fim --config '%s/bad.conf' "
 	      "--db '%s/x.db' --key-file '%s/cli.key' init --image '%s/one.img' "
 	      "2> '%s/o.err' >/dev/null", root, kvmon, root, root, root, root, root) == 2 &&
-	   sh("grep -q 'line 1' '%s/o.err'", root) == 0,
+	   tsh("grep -q 'line 1' '%s/o.err'", root) == 0,
 	   "bad configuration: exit 2 with the line number");
 }
 
@@ -567,7 +554,7 @@ int main(void)
 
 	snprintf(root, sizeof(root), "%s/fim-unit-%d", troot ? troot : "/tmp",
 		 (int)getpid());
-	if (sh("mkdir -p '%s'", root))
+	if (tsh("mkdir -p '%s'", root))
 		bail("cannot create %s", root);
 	atexit(cleanup);
 	test_config();
