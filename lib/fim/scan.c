@@ -301,8 +301,22 @@ struct hasher {
 	atomic_uint_fast64_t files, bytes;
 	pthread_mutex_t lock;
 	int64_t last_ms;
+	uint64_t max_size; /* larger files are not read: EFBIG */
 	const struct kvmon_fim_scan_opts *o;
 };
+
+/* A file can hold no more data than its file system; beyond that it is
+ * holes, and hashing terabytes of zeros is a guest's cheap way to stall
+ * the checker. Such a file is reported (read error EFBIG), not hidden. */
+static uint64_t hash_limit(struct kvmon_fs *fs)
+{
+	uint64_t bsize, blocks, bfree, files, ffree;
+
+	if (kvmon_fs_statfs(fs, &bsize, &blocks, &bfree, &files, &ffree) < 0 ||
+	    !bsize || blocks > MAX_HASH_SIZE / bsize)
+		return MAX_HASH_SIZE;
+	return blocks * bsize;
+}
 
 static int hash_file(struct hasher *h, struct fim_entry *e, unsigned char *buf)
 {
@@ -311,7 +325,7 @@ static int hash_file(struct hasher *h, struct fim_entry *e, unsigned char *buf)
 	unsigned mdlen;
 	int rc = 0;
 
-	if (e->size > MAX_HASH_SIZE)
+	if (e->size > h->max_size)
 		return EFBIG;
 	if (e->attrs & KVMON_FIM_SHA256) {
 		c256 = EVP_MD_CTX_new();
@@ -396,7 +410,8 @@ static unsigned job_count(const struct kvmon_fim_scan_opts *o)
 int fim_hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
 		 const struct kvmon_fim_scan_opts *o, uint64_t *hashed)
 {
-	struct hasher h = { .fs = fs, .db = db, .o = o };
+	struct hasher h = { .fs = fs, .db = db, .o = o,
+			    .max_size = hash_limit(fs) };
 	pthread_t th[MAX_JOBS];
 	unsigned nth = job_count(o), started = 0, t;
 	size_t i;

@@ -425,12 +425,13 @@ static void test_hostile(void)
 	snprintf(img, sizeof(img), "%s/one.img", root);
 	snprintf(copy, sizeof(copy), "%s/hostile.img", root);
 	/* a directory linked into its own subtree, a symlink loop, a sparse
-	 * file claiming 2^55 bytes */
+	 * file claiming 2^55 bytes, one claiming more than the file system */
 	tsh("cp '%s' '%s' && debugfs -w -R 'ln /d /d/sub/up' '%s' >/dev/null 2>&1 && "
 	   "debugfs -w -R 'symlink /d/l1 /d/l2' '%s' >/dev/null 2>&1 && "
 	   "debugfs -w -R 'symlink /d/l2 /d/l1' '%s' >/dev/null 2>&1 && "
-	   "debugfs -w -R 'sif /d/meta.txt size 0x80000000000000' '%s' >/dev/null 2>&1",
-	   img, copy, copy, copy, copy, copy);
+	   "debugfs -w -R 'sif /d/meta.txt size 0x80000000000000' '%s' >/dev/null 2>&1 && "
+	   "debugfs -w -R 'sif /d/sub/f7 size 0x200000000' '%s' >/dev/null 2>&1",
+	   img, copy, copy, copy, copy, copy, copy);
 	t0 = kvmon_now_ms();
 	db = c ? scan_image(copy, c, 2) : NULL;
 	ok(db != NULL && kvmon_now_ms() - t0 < 20000,
@@ -441,6 +442,9 @@ static void test_hostile(void)
 		size_t i, below = 0;
 
 		ok(e && e->hash_err == EFBIG, "the huge file is not read: EFBIG recorded");
+		e = fim_db_find(db, "/d/sub/f7");
+		ok(e && e->size == 0x200000000ull && e->hash_err == EFBIG,
+		   "an 8 GiB file on a small file system (holes) is not read: EFBIG");
 		for (i = 0; i < db->n; i++)
 			below += !strncmp(db->e[i].path, "/d/sub/up/", 10);
 		ok(fim_db_find(db, "/d/sub/up") && below == 0,
