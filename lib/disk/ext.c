@@ -24,6 +24,7 @@ struct kvmon_fs {
 	ext2_filsys fs;
 	pthread_mutex_t lock;
 	uint64_t offset;        /* of the volume on the disk, bytes */
+	uint64_t size;          /* of the volume (window), bytes */
 	struct kvmon_disk *disk;
 	struct kvmon_disk *view; /* LV view opened for it (kvmon_fs_open_part) */
 };
@@ -162,6 +163,7 @@ struct kvmon_fs *kvmon_fs_open(struct kvmon_disk *d, uint64_t offset,
 			   0, 0, kvmon_nbdio_manager, &f->fs);
 	kvmon_nbdio_unprepare();
 	f->offset = offset;
+	f->size = size;
 	f->disk = d;
 	if (err) {
 		ext_err(err, "opening ext2/3/4 file system");
@@ -444,10 +446,213 @@ static ssize_t read_locked(struct kvmon_fs *f, uint64_t ino, void *buf,
 	return (ssize_t)done;
 }
 
+/*
+ * Mapped read: the lock is held only to map the range to disk runs; the
+ * data is then read with kvmon_disk_read (thread-safe) outside it, so
+ * several threads read one file system in parallel. At most MAP_RUNS
+ * runs (and MAP_BYTES bytes) per round, so the map is bounded.
+ */
+#define MAP_RUNS 64
+#define MAP_BYTES (8u << 20)
+
+struct run {
+	uint64_t pblk;  /* first physical block; 0 = hole (zeros) */
+	uint64_t nblk;
+};
+
+/* Append n blocks at phys (0 = zeros); false when the run table is full. */
+static bool add_run(struct run *r, size_t *nr, uint64_t phys, uint64_t n)
+{
+	struct run *last = *nr ? &r[*nr - 1] : NULL;
+
+	if (last && ((!last->pblk && !phys) ||
+		     (last->pblk && phys == last->pblk + last->nblk))) {
+		last->nblk += n;
+		return true;
+	}
+	if (*nr == MAP_RUNS)
+		return false;
+	r[*nr].pblk = phys;
+	r[*nr].nblk = n;
+	(*nr)++;
+	return true;
+}
+
+/* The extent holding block cur: how many blocks from cur it covers and
+ * where (0 = hole or uninitialized: zeros). */
+static errcode_t extent_at(ext2_extent_handle_t h, uint64_t cur,
+			   uint64_t *phys, uint64_t *n)
+{
+	struct ext2fs_extent e;
+	errcode_t err = ext2fs_extent_goto(h, cur);
+
+	*phys = 0;
+	*n = 1;
+	if (err == EXT2_ET_EXTENT_NOT_FOUND)
+		return 0; /* a hole: one block at a time (bounded by max) */
+	if (!err)
+		err = ext2fs_extent_get(h, EXT2_EXTENT_CURRENT, &e);
+	if (err)
+		return err;
+	if (cur < e.e_lblk || cur - e.e_lblk >= e.e_len)
+		return 0;
+	*n = e.e_len - (cur - e.e_lblk);
+	if (!(e.e_flags & EXT2_EXTENT_FLAGS_UNINIT))
+		*phys = e.e_pblk + (cur - e.e_lblk);
+	return 0;
+}
+
+/* One extent tree lookup per extent rather than per block. */
+static int64_t map_extents(struct kvmon_fs *f, struct ext2_inode_large *in,
+			   uint64_t ino, uint64_t lblk, uint64_t max,
+			   struct run *r, size_t *nr)
+{
+	ext2_extent_handle_t h;
+	uint64_t done = 0;
+	errcode_t err;
+
+	err = ext2fs_extent_open2(f->fs, (ext2_ino_t)ino,
+				  (struct ext2_inode *)in, &h);
+	if (err)
+		return ext_err(err, "opening the extent tree");
+	while (done < max) {
+		uint64_t phys, n;
+
+		err = extent_at(h, lblk + done, &phys, &n);
+		if (err)
+			break;
+		if (n > max - done)
+			n = max - done;
+		if (!add_run(r, nr, phys, n))
+			break;
+		done += n;
+	}
+	ext2fs_extent_free(h);
+	if (err)
+		return ext_err(err, "mapping a file block");
+	return (int64_t)done;
+}
+
+/* Map logical blocks [lblk, lblk + max) into runs; caller holds the lock.
+ * Returns the number of blocks mapped (> 0) or -1. */
+static int64_t map_runs(struct kvmon_fs *f, struct ext2_inode_large *in,
+			uint64_t ino, uint64_t lblk, uint64_t max,
+			struct run *r, size_t *nr)
+{
+	uint64_t done = 0;
+
+	*nr = 0;
+	if (in->i_flags & EXT4_EXTENTS_FL)
+		return map_extents(f, in, ino, lblk, max, r, nr);
+	while (done < max) {
+		blk64_t phys = 0;
+		int flags = 0;
+		errcode_t err;
+
+		err = ext2fs_bmap2(f->fs, (ext2_ino_t)ino,
+				   (struct ext2_inode *)in, NULL, 0,
+				   lblk + done, &flags, &phys);
+		if (err)
+			return ext_err(err, "mapping a file block");
+		if (flags & BMAP_RET_UNINIT)
+			phys = 0; /* allocated, never written: zeros */
+		if (!add_run(r, nr, phys, 1))
+			break;
+		done++;
+	}
+	return (int64_t)done;
+}
+
+/* Read part of a run; hostile block numbers never leave the window. */
+static int read_run(struct kvmon_fs *f, const struct run *r, uint64_t skip,
+		    uint8_t *dst, size_t n)
+{
+	uint64_t bs = f->fs->blocksize, pos;
+
+	if (!r->pblk) {
+		memset(dst, 0, n);
+		return 0;
+	}
+	if (r->pblk >= ext2fs_blocks_count(f->fs->super) ||
+	    r->nblk > ext2fs_blocks_count(f->fs->super) - r->pblk ||
+	    r->pblk > f->size / bs || r->nblk > f->size / bs - r->pblk)
+		return kvmon_set_error(EIO, "file extent at block %llu (%llu "
+				       "blocks) is outside the file system",
+				       (unsigned long long)r->pblk,
+				       (unsigned long long)r->nblk);
+	pos = r->pblk * bs + skip;
+	if (pos > f->size || n > f->size - pos)
+		return kvmon_set_error(EIO, "file extent outside the file system");
+	return kvmon_disk_read(f->disk, f->offset + pos, dst, n);
+}
+
+/* One round: map under the lock, read outside. Returns bytes or -1. */
+static ssize_t mapped_round(struct kvmon_fs *f, uint64_t ino,
+			    struct ext2_inode_large *in, uint8_t *buf,
+			    size_t len, uint64_t off)
+{
+	struct run r[MAP_RUNS];
+	uint64_t bs = f->fs->blocksize, lblk = off / bs, skip = off % bs;
+	uint64_t want = len > MAP_BYTES ? MAP_BYTES : len, got;
+	size_t nr, done = 0;
+	int64_t nb;
+
+	pthread_mutex_lock(&f->lock);
+	nb = map_runs(f, in, ino, lblk, (skip + want + bs - 1) / bs, r, &nr);
+	pthread_mutex_unlock(&f->lock);
+	if (nb < 0)
+		return -1;
+	got = (uint64_t)nb * bs - skip;
+	if (got > want)
+		got = want;
+	for (size_t i = 0; i < nr && done < got; i++) {
+		uint64_t rb = r[i].nblk * bs;
+		size_t n;
+
+		if (skip >= rb) {
+			skip -= rb;
+			continue;
+		}
+		n = rb - skip < got - done ? (size_t)(rb - skip) : got - done;
+		if (read_run(f, &r[i], skip, buf + done, n) < 0)
+			return -1;
+		done += n;
+		skip = 0;
+	}
+	return (ssize_t)done;
+}
+
+static ssize_t mapped_read(struct kvmon_fs *f, uint64_t ino,
+			   struct ext2_inode_large *in, void *buf, size_t len,
+			   uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = mapped_round(f, ino, in, (uint8_t *)buf + done,
+					 len - done, off + done);
+
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Inline data and other layouts bmap cannot express: libext2fs reads. */
+static bool mappable(const struct ext2_inode_large *in)
+{
+	return !(in->i_flags & (EXT4_INLINE_DATA_FL | EXT4_ENCRYPT_FL));
+}
+
 ssize_t kvmon_fs_pread(struct kvmon_fs *f, uint64_t ino, void *buf, size_t len,
 		       uint64_t off)
 {
 	struct ext2_inode_large in;
+	uint64_t isz = 0;
+	bool map = false;
 	ssize_t r;
 
 	if (!f || (!buf && len))
@@ -462,9 +667,19 @@ ssize_t kvmon_fs_pread(struct kvmon_fs *f, uint64_t ino, void *buf, size_t len,
 		r = kvmon_set_error(S_ISDIR(in.i_mode) ? EISDIR : EINVAL,
 				    "inode %llu is not a regular file",
 				    (unsigned long long)ino);
-	if (r == 0)
-		r = off >= EXT2_I_SIZE(&in) ? 0 : read_locked(f, ino, buf, len, off);
+	if (r == 0) {
+		isz = EXT2_I_SIZE(&in);
+		map = mappable(&in);
+		if (off >= isz)
+			len = 0;
+		else if (len > isz - off)
+			len = (size_t)(isz - off);
+		if (len && !map)
+			r = read_locked(f, ino, buf, len, off);
+	}
 	pthread_mutex_unlock(&f->lock);
+	if (r == 0 && len && map)
+		r = mapped_read(f, ino, &in, buf, len, off);
 	return r;
 }
 

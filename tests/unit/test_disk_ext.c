@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,181 @@ static void corrupt_at(const char *path, long off, const void *bytes, size_t n)
 			diag("pwrite failed");
 		close(fd);
 	}
+}
+
+/* The mapped read path: holes, fragmented extents, boundaries, EOF,
+ * hostile extents, concurrent readers. */
+static char *slurp(const char *dir, const char *name, size_t len)
+{
+	char path[4400];
+	char *b = malloc(len);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "rb");
+	if (!f || !b || fread(b, 1, len, f) != len) {
+		free(b);
+		b = NULL;
+	}
+	if (f)
+		fclose(f);
+	return b;
+}
+
+#define FRAG_MB 12
+
+struct reader {
+	struct kvmon_fs *fs;
+	uint64_t ino;
+	const char *want;
+	unsigned seed;
+	int bad;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	char *b = malloc(200000);
+
+	for (int i = 0; b && i < 200; i++) {
+		size_t len, off;
+		ssize_t n;
+
+		r->seed = r->seed * 1103515245u + 12345u;
+		off = (r->seed >> 4) % ((size_t)FRAG_MB << 20);
+		r->seed = r->seed * 1103515245u + 12345u;
+		len = 1 + (r->seed >> 8) % 200000;
+		n = kvmon_fs_pread(r->fs, r->ino, b, len, off);
+		if (off + len > ((size_t)FRAG_MB << 20))
+			len = ((size_t)FRAG_MB << 20) - off;
+		if (n != (ssize_t)len || memcmp(b, r->want + off, len))
+			r->bad++;
+	}
+	if (!b)
+		r->bad++;
+	free(b);
+	return NULL;
+}
+
+static void test_mapped(void)
+{
+	char dir[4200], image[4300], hostile[4300], buf[8192];
+	char *holes, *frag, *got;
+	struct kvmon_disk *d;
+	struct kvmon_fs *fs;
+	uint64_t ino, hino;
+	int ok_all;
+
+	snprintf(dir, sizeof(dir), "%s/map", root);
+	snprintf(image, sizeof(image), "%s/map.img", root);
+	snprintf(hostile, sizeof(hostile), "%s/map-hostile.img", root);
+	/* 1 KiB blocks without flex_bg: a 12 MiB file crosses block-group
+	 * metadata and gets several extents. */
+	if (tsh("mkdir -p '%s' && cd '%s' && "
+		"head -c %d /dev/urandom > frag.bin && "
+		"truncate -s 3145728 holes.bin && "
+		"printf 'A%%.0s' $(seq 5000) | dd of=holes.bin bs=1 seek=1048000 conv=notrunc 2>/dev/null && "
+		"printf 'B' | dd of=holes.bin bs=1 seek=2621440 conv=notrunc 2>/dev/null && "
+		"head -c 8192 /dev/urandom > small.bin && "
+		"mke2fs -q -F -t ext4 -b 1024 -O ^flex_bg -d . '%s' 40M >/dev/null 2>&1",
+		dir, dir, FRAG_MB << 20, image)) {
+		ok(0, "mapped-read image built");
+		return;
+	}
+	holes = slurp(dir, "holes.bin", 3145728);
+	frag = slurp(dir, "frag.bin", (size_t)FRAG_MB << 20);
+	got = malloc((size_t)FRAG_MB << 20);
+	fs = open_img(&d, image);
+	ok(fs && holes && frag && got, "mapped-read image opened");
+	if (!fs || !holes || !frag || !got)
+		goto out;
+	tsh("debugfs -R 'ex /frag.bin' '%s' 2>/dev/null | grep -c '^ *[0-9]/' | "
+	    "sed 's/^/# frag.bin extent lines: /'", image);
+
+	ok(kvmon_fs_lookup(fs, "/holes.bin", &ino) == 0 &&
+	   kvmon_fs_pread(fs, ino, got, 3145728, 0) == 3145728 &&
+	   !memcmp(got, holes, 3145728), "file with holes reads byte-exact");
+	ok(kvmon_fs_pread(fs, ino, buf, 4000, 1046000) == 4000 &&
+	   !memcmp(buf, holes + 1046000, 4000),
+	   "read from a hole into data (zeros then 'A')");
+	ok(kvmon_fs_pread(fs, ino, buf, 5000, 3145728 - 100) == 100 &&
+	   !memcmp(buf, holes + 3145728 - 100, 100),
+	   "read past EOF of a sparse file: short, trailing hole zeros");
+
+	ok(kvmon_fs_lookup(fs, "/frag.bin", &ino) == 0 &&
+	   kvmon_fs_pread(fs, ino, got, (size_t)FRAG_MB << 20, 0) ==
+		   (ssize_t)FRAG_MB << 20 &&
+	   !memcmp(got, frag, (size_t)FRAG_MB << 20),
+	   "%d MiB multi-extent file reads byte-exact", FRAG_MB);
+	ok_all = 1;
+	/* Every 1 KiB-block boundary region around group edges (8 MiB
+	 * groups of 8192 blocks), odd offsets and lengths. */
+	for (uint64_t o = 8191 * 1024 - 5000; o < (uint64_t)FRAG_MB << 20;
+	     o += 1024 * 1024 + 333) {
+		ssize_t n = kvmon_fs_pread(fs, ino, buf, sizeof(buf) - 1, o);
+		size_t want = ((size_t)FRAG_MB << 20) - o < sizeof(buf) - 1
+				      ? ((size_t)FRAG_MB << 20) - o
+				      : sizeof(buf) - 1;
+
+		if (n != (ssize_t)want || memcmp(buf, frag + o, want))
+			ok_all = 0;
+	}
+	ok(ok_all, "unaligned reads across block and extent boundaries");
+	ok(kvmon_fs_pread(fs, ino, buf, sizeof(buf), ((uint64_t)FRAG_MB << 20) - 10) == 10 &&
+	   !memcmp(buf, frag + ((size_t)FRAG_MB << 20) - 10, 10),
+	   "read across EOF: short");
+	ok(kvmon_fs_pread(fs, ino, buf, sizeof(buf), (uint64_t)FRAG_MB << 20) == 0 &&
+	   kvmon_fs_pread(fs, ino, buf, sizeof(buf), UINT64_MAX - 5) == 0,
+	   "read at and far past EOF: 0");
+	{
+		pthread_t t[4];
+		struct reader r[4];
+		int bad = 0, started = 0;
+
+		for (int i = 0; i < 4; i++) {
+			r[i] = (struct reader){ fs, ino, frag, 77u + (unsigned)i, 0 };
+			if (pthread_create(&t[i], NULL, reader_main, &r[i]) == 0)
+				started++;
+			else
+				r[i].bad = 1000;
+		}
+		for (int i = 0; i < started; i++)
+			pthread_join(t[i], NULL);
+		for (int i = 0; i < 4; i++)
+			bad += r[i].bad;
+		ok(started == 4 && bad == 0,
+		   "4 threads x 200 random reads: byte-exact (%d bad)", bad);
+	}
+	kvmon_fs_close(fs);
+	kvmon_disk_close(d);
+
+	/* Hostile extents: small.bin's only extent (i_block[5] is its start)
+	 * moved past the file system, then onto its last block so that the
+	 * 8-block run crosses the end. */
+	ok(kvmon_fs_lookup(fs = open_img(&d, image), "/small.bin", &hino) == 0,
+	   "small.bin found");
+	kvmon_fs_close(fs);
+	kvmon_disk_close(d);
+	{
+		const char *starts[] = { "0x7ffffff0", "40955" };
+
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			tsh("cp '%s' '%s' && debugfs -w -R 'sif /small.bin block[5] %s' "
+			    "'%s' >/dev/null 2>&1", image, hostile, starts[i], hostile);
+			fs = open_img(&d, hostile);
+			n = fs ? kvmon_fs_pread(fs, hino, buf, sizeof(buf), 0) : -2;
+			ok(n == -1, "extent at block %s outside the file system: "
+			   "error (%zd: %s)", starts[i], n, kvmon_get_error());
+			kvmon_fs_close(fs);
+			kvmon_disk_close(d);
+		}
+	}
+out:
+	free(holes);
+	free(frag);
+	free(got);
 }
 
 int main(void)
@@ -375,5 +551,6 @@ int main(void)
 		   "60 randomly corrupted images: no crash, bounded (%u opened)",
 		   opened);
 	}
+	test_mapped();
 	return tap_done();
 }
