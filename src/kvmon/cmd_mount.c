@@ -517,8 +517,10 @@ static pid_t start_watchdog(const char *dir, struct kvmon_vm *vm, int *wfd)
 		}
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
-		if (vm)
-			kvmon_disk_sweep(vm);
+		/* QEMU serves one QMP client at a time: if another holds the
+		 * socket, try again for a while (the next export sweeps too). */
+		for (int i = 0; vm && i < 20 && kvmon_disk_sweep(vm) < 0; i++)
+			sleep(1);
 		_exit(0);
 	}
 	close(pfd[0]);
