@@ -197,6 +197,57 @@ static struct json_object *inspect_kernel(struct kvmon_vm *vm, bool print)
 	return o;
 }
 
+/* The guest's disk from a point-in-time snapshot (fleecing, read-only). */
+static struct json_object *inspect_disk(struct kvmon_vm *vm, bool print,
+					bool *failed)
+{
+	struct json_object *o = json_object_new_object();
+	struct kvmon_disk *d = kvmon_disk_open_vm(vm, NULL, NULL);
+	struct kvmon_fs *fs = d ? kvmon_fs_open_part(d, 0) : NULL;
+	uint64_t bsize, blocks, bfree, files, ffree, ino;
+	char host[128] = "";
+	ssize_t n;
+
+	if (!fs || kvmon_fs_statfs(fs, &bsize, &blocks, &bfree, &files, &ffree) < 0) {
+		json_object_object_add(o, "error",
+				       json_object_new_string(kvmon_get_error()));
+		if (print)
+			printf("\nThe guest disk: %s\n", kvmon_get_error());
+		*failed = true;
+		goto out;
+	}
+	if (kvmon_fs_lookup(fs, "/etc/hostname", &ino) == 0 &&
+	    (n = kvmon_fs_pread(fs, ino, host, sizeof(host) - 1, 0)) > 0) {
+		host[n] = '\0';
+		host[strcspn(host, "\n")] = '\0';
+		for (char *p = host; *p; p++) /* guest text: no terminal escapes */
+			if (*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	}
+	/* the superblock is the guest's: no wrap-around below */
+	bfree = bfree > blocks ? blocks : bfree;
+	ffree = ffree > files ? files : ffree;
+	json_object_object_add(o, "size", json_object_new_uint64(kvmon_disk_size(d)));
+	json_object_object_add(o, "fs_used_bytes",
+			       json_object_new_uint64((blocks - bfree) * bsize));
+	json_object_object_add(o, "inodes_used", json_object_new_uint64(files - ffree));
+	json_object_object_add(o, "hostname", json_object_new_string(host));
+	if (print)
+		printf("\nThe guest disk, from a point-in-time snapshot (image fleecing\n"
+		       "over QMP, read-only NBD, ext4 read in user space):\n"
+		       "  %llu MiB disk, %llu MiB in use, %llu inodes in use, "
+		       "/etc/hostname: %s\n"
+		       "  (kvmon mount, kvmon fim: docs/disk.md, docs/fim.md)\n",
+		       (unsigned long long)(kvmon_disk_size(d) >> 20),
+		       (unsigned long long)(((blocks - bfree) * bsize) >> 20),
+		       (unsigned long long)(files - ffree), host);
+out:
+	kvmon_fs_close(fs);
+	if (d && kvmon_disk_close(d) < 0)
+		*failed = true;
+	return o;
+}
+
 static struct kvmon_vm *boot(struct cli *c, const char *accel,
 			     const char *mem_dir, int64_t *boot_ms)
 {
@@ -246,7 +297,7 @@ int cmd_demo(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	const char *accel = NULL, *mem_dir = NULL;
 	struct kvmon_vm *vm;
-	bool keep = false;
+	bool keep = false, disk_failed = false;
 	int64_t boot_ms = 0;
 	char *json = NULL;
 	struct cli c;
@@ -293,7 +344,8 @@ int cmd_demo(int argc, char **argv)
 	json_object_object_add(out, "vm", info);
 	json_object_object_add(out, "memory", inspect_ram(vm, !c.json));
 	json_object_object_add(out, "kernel", inspect_kernel(vm, !c.json));
-	rc = EXIT_OK;
+	json_object_object_add(out, "disk", inspect_disk(vm, !c.json, &disk_failed));
+	rc = disk_failed ? EXIT_ERROR : EXIT_OK;
 	if (keep) {
 		json_object_object_add(out, "kept_running", json_object_new_boolean(1));
 		if (!c.json)
