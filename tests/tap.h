@@ -13,13 +13,17 @@ static int tap_n, tap_failed;
 __attribute__((format(printf, 2, 3), unused))
 static int tap_ok(int cond, const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 
-	printf("%sok %d - ", cond ? "" : "not ", ++tap_n);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	printf("\n");
+	/* tool output in a description must stay on the TAP line */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	printf("%sok %d - %s\n", cond ? "" : "not ", ++tap_n, buf);
 	fflush(stdout);
 	if (!cond)
 		tap_failed++;
