@@ -218,17 +218,6 @@ static int changes(struct result *r)
 	return rc;
 }
 
-static int guest(struct tctl *c, const char *cmd)
-{
-	char *out = NULL;
-	int rc = tctl_run(c, cmd, &out, 60000);
-
-	if (rc != 0)
-		diag("guest: %s -> %d: %s", cmd, rc, out ? out : "");
-	free(out);
-	return rc;
-}
-
 /* Does the JSON of `kvmon disk changes` list path with this change? */
 static bool cli_has(const char *text, const char *path, const char *change)
 {
@@ -468,7 +457,7 @@ int main(void)
 	mkdir(work, 0700);
 	atexit(cleanup);
 
-	rc = guest(c, "mkdir -p " DIR_ " && cd " DIR_ " && echo a > content && "
+	rc = tctl_check(c, "mkdir -p " DIR_ " && cd " DIR_ " && echo a > content && "
 		      "echo b > mode && echo c > gone && echo d > old && "
 		      "echo e > same && head -c 200000 /dev/urandom > big && "
 		      "sync");
@@ -537,7 +526,7 @@ int main(void)
 	kvmon_disk_close(d);
 
 	/* No change in the guest: nothing under the test directory. */
-	guest(c, "sync");
+	tctl_check(c, "sync");
 	ok(changes(&r) == 0, "changes with no guest change");
 	ok(r.n == 0 || (r.added == 0 && r.removed == 0 && r.maybe == r.outside),
 	   "no change: nothing in " DIR_ " reported changed");
@@ -547,7 +536,7 @@ int main(void)
 	ok(bitmap_listed("kvmon-fleece-") == 0, "temporary bitmap, node and "
 	   "export gone after close");
 
-	rc = guest(c, "cd " DIR_ " && echo X >> content && chmod 600 mode && "
+	rc = tctl_check(c, "cd " DIR_ " && echo X >> content && chmod 600 mode && "
 		      "rm gone && mv old new && echo n > added && mkdir dir && "
 		      "echo f > dir/f && printf Z | dd of=big bs=1 seek=100000 "
 		      "conv=notrunc status=none && sync");

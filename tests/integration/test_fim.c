@@ -112,17 +112,6 @@ static int bitmap_qmp(struct kvmon_vm *vm, const char *cmd, const char *name)
 	return rc;
 }
 
-static int guest(struct tctl *c, const char *cmd)
-{
-	char *out = NULL;
-	int rc = tctl_run(c, cmd, &out, 60000);
-
-	if (rc != 0)
-		diag("guest: %s -> %d: %s", cmd, rc, out ? out : "");
-	free(out);
-	return rc;
-}
-
 /* The findings of a --json report, as "kind path attr,attr" lines (sorted)
  * in dir/NAME.txt, checked against the expected set by python. */
 static const char expect_py[] =
@@ -204,7 +193,7 @@ int main(void)
 		 "--db '%s/fim.db' --key-file '%s/fim.key' --jobs 2", dir, kvmon,
 		 kvmon_vm_path(vm, "qmp"), dir, dir, dir);
 
-	ok(guest(c, "mkdir -p /root/fim && cd /root/fim && echo same-size-1 > content.txt && "
+	ok(tctl_check(c, "mkdir -p /root/fim && cd /root/fim && echo same-size-1 > content.txt && "
 		 "echo meta > meta.txt && echo owner > owner.txt && echo touch > touched.txt && "
 		 "echo bye > gone.txt && echo moving > old-name && "
 		 "touch -d '2021-02-03 04:05:06' touched.txt && sync") == 0,
@@ -218,7 +207,7 @@ int main(void)
 			 "assert d['paths']>1000 and not d['findings'], d\"", dir) == 0,
 	   "check on an unchanged guest: zero findings, > 1000 paths (exit %d)", rc);
 
-	ok(guest(c, "cd /root/fim && echo same-size-2 > content.txt && chmod 600 meta.txt && "
+	ok(tctl_check(c, "cd /root/fim && echo same-size-2 > content.txt && chmod 600 meta.txt && "
 		 "chown 1:1 owner.txt && touch touched.txt && rm gone.txt && "
 		 "mv old-name new-name && echo new > new.txt && sync") == 0,
 	   "guest: create, modify content, chmod, chown, touch, delete, rename; sync");
@@ -270,7 +259,7 @@ int main(void)
 	   "update moved the baseline marker: bitmap g2 exists, g1 removed");
 
 	/* update --incremental: since g2 and track g3 in one transaction */
-	ok(guest(c, "echo again > /root/fim/new.txt && sync") == 0,
+	ok(tctl_check(c, "echo again > /root/fim/new.txt && sync") == 0,
 	   "guest: one more content change");
 	rc = tsh("%s update --incremental --json > '%s/upd.json' 2>&1", base, dir);
 	ok(rc == 1 && tsh("python3 -c \"import json; d=json.load(open('%s/upd.json')); "

@@ -403,3 +403,20 @@ bool tguest_mounted(const char *dir)
 	fclose(f);
 	return found;
 }
+
+int tctl_check(struct tctl *c, const char *cmd)
+{
+	char *out = NULL;
+	int rc = tctl_run(c, cmd, &out, 60000);
+
+	if (rc != 0) { /* each line a TAP diagnostic */
+		printf("# guest: %s -> %d:\n", cmd, rc);
+		for (char *p = out, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			printf("#   %.*s\n", nl ? (int)(nl - p) : (int)strlen(p), p);
+		}
+		fflush(stdout);
+	}
+	free(out);
+	return rc;
+}

@@ -34,6 +34,9 @@ void tctl_close(struct tctl *c);
 /* Run a shell command in the guest. Returns its exit status (0..255) and
  * its output in *out (malloc'd, NUL-terminated), or -1 on failure. */
 int tctl_run(struct tctl *c, const char *cmd, char **out, int timeout_ms);
+/* tctl_run with a 60 s limit that prints the output as a TAP diagnostic
+ * when the command fails; returns its exit status. */
+int tctl_check(struct tctl *c, const char *cmd);
 
 /* Base64 (OpenSSL) for the control protocol; exposed for unit tests. */
 char *tb64_encode(const void *data, size_t len);
