@@ -86,6 +86,9 @@ static struct kvmon_disk *disk_new(const char *desc)
 		return NULL;
 	}
 	d->fd = -1;
+	d->child_err = -1;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cv, NULL);
 	snprintf(d->desc, sizeof(d->desc), "%s", desc);
 	return d;
 }
@@ -166,7 +169,7 @@ static int nbd_finish(struct kvmon_disk *d)
 
 struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 {
-	char fmt_opt[32], abs[4096];
+	char abs[4096];
 	struct kvmon_disk *d;
 
 	if (!path)
@@ -185,22 +188,8 @@ struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 	d = disk_new(path);
 	if (!d)
 		return NULL;
-	snprintf(fmt_opt, sizeof(fmt_opt), "--format=%s", format);
-	/* Explicit format: QEMU never probes a guest-controlled header.
-	 * Socket activation: libnbd owns the socket and the child, which
-	 * exits when the connection closes (no --persistent). */
-	char *argv[] = { "qemu-nbd", "--read-only", fmt_opt, "--cache=writeback",
-			 "--", abs, NULL };
-
-	d->nbd = nbd_create();
-	if (!d->nbd) {
-		nbd_fail("libnbd");
+	if (kvmon_pool_open_image(d, abs, format, kvmon_pool_size()) < 0)
 		goto fail;
-	}
-	if (nbd_connect_systemd_socket_activation(d->nbd, argv) < 0) {
-		nbd_fail("starting qemu-nbd");
-		goto fail;
-	}
 	if (nbd_finish(d) < 0)
 		goto fail;
 	return d;
@@ -252,6 +241,9 @@ struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 	}
 	if (nbd_finish(d) < 0)
 		goto fail;
+	/* Extra handles without the meta context: reads only. */
+	kvmon_pool_extend(d, kvmon_pool_size(), kvmon_fleece_socket(d->fleece),
+			  kvmon_fleece_export_name(d->fleece));
 	return d;
 fail:
 	kvmon_error_prefix("disk of VM %s", d->desc);
@@ -273,15 +265,14 @@ int kvmon_disk_close(struct kvmon_disk *d)
 
 	if (!d)
 		return 0;
-	if (d->nbd) {
-		nbd_shutdown(d->nbd, 0);
-		nbd_close(d->nbd);
-	}
+	kvmon_pool_close(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	if (d->fleece && kvmon_fleece_stop(d->fleece) < 0)
 		rc = -1;
 	free(d->segs);
+	pthread_cond_destroy(&d->cv);
+	pthread_mutex_destroy(&d->lock);
 	free(d);
 	return rc;
 }
@@ -289,6 +280,28 @@ int kvmon_disk_close(struct kvmon_disk *d)
 uint64_t kvmon_disk_size(const struct kvmon_disk *d)
 {
 	return d ? d->size : 0;
+}
+
+/* One pooled handle for the whole request: other threads use the rest. */
+static int nbd_read(struct kvmon_disk *d, uint64_t off, uint8_t *p, size_t len)
+{
+	unsigned slot;
+	struct nbd_handle *h = kvmon_pool_take(d, &slot);
+	int rc = 0;
+
+	while (len) {
+		size_t n = len > NBD_CHUNK ? NBD_CHUNK : len;
+
+		if (nbd_pread(h, p, n, off, 0) < 0) {
+			rc = nbd_fail(d->desc);
+			break;
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+	kvmon_pool_give(d, slot);
+	return rc;
 }
 
 int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf, size_t len)
@@ -308,25 +321,21 @@ int kvmon_disk_read(struct kvmon_disk *d, uint64_t off, void *buf, size_t len)
 	}
 	if (d->base)
 		return kvmon_volume_read(d, off, buf, len);
+	if (d->nbd)
+		return nbd_read(d, off, p, len);
 	while (len) {
 		size_t n = len > NBD_CHUNK ? NBD_CHUNK : len;
 
-		if (d->nbd) {
-			if (nbd_pread(d->nbd, p, n, off, 0) < 0)
-				return nbd_fail(d->desc);
-		} else {
-			ssize_t r = pread(d->fd, p, n, (off_t)off);
+		ssize_t r = pread(d->fd, p, n, (off_t)off);
 
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0)
-				return kvmon_set_error(errno, "%s: %s", d->desc,
-						       strerror(errno));
-			if (r == 0)
-				return kvmon_set_error(EIO, "%s: short read",
-						       d->desc);
-			n = (size_t)r;
-		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return kvmon_set_error(errno, "%s: %s", d->desc,
+					       strerror(errno));
+		if (r == 0)
+			return kvmon_set_error(EIO, "%s: short read", d->desc);
+		n = (size_t)r;
 		p += n;
 		off += n;
 		len -= n;

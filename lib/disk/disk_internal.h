@@ -11,6 +11,11 @@
 struct kvmon_fleece;
 struct kvmon_vseg;
 
+/* NBD connections per disk (nbdpool.c): default, and upper bound for
+ * KVMON_NBD_CONNECTIONS. */
+#define KVMON_NBD_CONNS 4u
+#define KVMON_NBD_MAXCONN 16u
+
 /*
  * One read-only disk: an NBD connection (fleecing export of a running VM,
  * or a qemu-nbd child serving an image at rest), or a raw file / memory
@@ -29,7 +34,31 @@ struct kvmon_disk {
 	unsigned sector_set;    /* set explicitly: no detection */
 	char dirty_ctx[160];    /* "qemu:dirty-bitmap:NAME" or "" */
 	char desc[256];         /* for messages */
+	/* Connection pool (nbdpool.c): conn[0] is nbd (the primary, which
+	 * keeps the meta contexts); reads take any free one. */
+	struct nbd_handle *conn[KVMON_NBD_MAXCONN];
+	unsigned nconn;         /* 0 or 1: reads use nbd directly */
+	unsigned busy;          /* bit i: conn[i] in use; under lock */
+	unsigned peak;          /* most in use at once (tests); under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	pid_t child;            /* our qemu-nbd (image at rest), or 0 */
+	int child_err;          /* its stderr, or -1 */
 };
+
+/* nbdpool.c */
+unsigned kvmon_pool_size(void);
+/* Serve the image with qemu-nbd (our child) and connect up to n handles;
+ * d->nbd and d->size set on success. */
+int kvmon_pool_open_image(struct kvmon_disk *d, const char *abs,
+			  const char *format, unsigned n);
+/* Add handles to d->nbd's export until n or the server refuses. */
+void kvmon_pool_extend(struct kvmon_disk *d, unsigned n, const char *sock,
+		       const char *export);
+struct nbd_handle *kvmon_pool_take(struct kvmon_disk *d, unsigned *slot);
+void kvmon_pool_give(struct kvmon_disk *d, unsigned slot);
+/* Close every handle (the primary too) and reap the child. */
+void kvmon_pool_close(struct kvmon_disk *d);
 
 /* fleece.c: export a running VM's disk (point in time) on a unix socket. */
 struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
