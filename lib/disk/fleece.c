@@ -609,6 +609,10 @@ struct kvmon_fleece *kvmon_fleece_start(struct kvmon_vm *vm, const char *node,
 		json_object_object_add(addr, "data", o);
 		json_object_object_add(a, "addr", addr);
 	}
+	/* Our pool (KVMON_NBD_MAXCONN at most) and some slack; QEMU's own
+	 * default has been unlimited (7.2) or 100. */
+	json_object_object_add(a, "max-connections",
+			       json_object_new_int(2 * KVMON_NBD_MAXCONN));
 	if (call(q, "nbd-server-start", a, NULL) < 0) {
 		kvmon_error_prefix("NBD server (is another export running?)");
 		goto fail;
