@@ -652,6 +652,10 @@ KVMON_API struct kvmon_disk *kvmon_disk_open_image(const char *path,
 						   const char *format);
 /* A raw image or block device read directly with pread (O_RDONLY). */
 KVMON_API struct kvmon_disk *kvmon_disk_open_raw(const char *path);
+/* The NBD client library (libnbd) is loaded on first use, not at process
+ * start; this starts loading it on a background thread, to overlap with
+ * the caller's own set-up before a disk open (optional, best effort). */
+KVMON_API void kvmon_disk_preload(void);
 /* Close; tears down whatever the open created. */
 KVMON_API int kvmon_disk_close(struct kvmon_disk *d);
 /* Remove what fleecing exports of dead owners (SIGKILL, crash) left in
@@ -950,6 +954,8 @@ struct kvmon_fim_incr_stats {
 	uint64_t copied;    /* taken from the baseline unread */
 	uint64_t examined;  /* re-stat'ed (MAYBE, ADDED) */
 	uint64_t hashed;    /* files re-hashed */
+	uint64_t walk_us;   /* changed-path walk (dirty inodes, directories) */
+	uint64_t hash_us;   /* re-stat'ed files hashed */
 };
 KVMON_API struct kvmon_fim_db *
 kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,

@@ -46,6 +46,12 @@ const char *kvmon_image_format(const char *path);
 bool kvmon_pid_alive(pid_t pid);
 /* Name valid for a VM: [A-Za-z0-9_.-]{1,32}, not starting with '.' */
 bool kvmon_valid_name(const char *name);
+/* Room for element n of an array of *cap elements of elem bytes:
+ * doubles (from 256) up to max elements; E2BIG at max, ENOMEM. */
+int kvmon_grow(void **p, size_t *cap, size_t n, size_t elem, size_t max);
+/* Append n bytes to *buf (*len used of *cap), at most max in all (E2BIG). */
+int kvmon_append(char **buf, size_t *len, size_t *cap, const void *data,
+		 size_t n, size_t max);
 
 /* qmp.c: json-c level interface used inside the library. */
 int kvmon_qmp_call(struct kvmon_qmp *qmp, const char *command,

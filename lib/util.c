@@ -316,3 +316,49 @@ const char *kvmon_image_format(const char *path)
 	}
 	return memcmp(magic, "QFI\xfb", 4) == 0 ? "qcow2" : "raw";
 }
+
+int kvmon_grow(void **p, size_t *cap, size_t n, size_t elem, size_t max)
+{
+	size_t nc;
+	void *q;
+
+	if (n < *cap)
+		return 0;
+	if (n >= max)
+		return kvmon_set_error(E2BIG, "more than %zu records", max);
+	nc = *cap ? *cap * 2 : 256;
+	if (nc > max)
+		nc = max;
+	/* max * elem fits (callers' bounds), but a hostile max must not wrap */
+	if (nc > SIZE_MAX / elem)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	q = realloc(*p, nc * elem);
+	if (!q)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	*p = q;
+	*cap = nc;
+	return 0;
+}
+
+int kvmon_append(char **buf, size_t *len, size_t *cap, const void *data,
+		 size_t n, size_t max)
+{
+	size_t nc;
+	char *q;
+
+	if (n > max || *len > max - n)
+		return kvmon_set_error(E2BIG, "names exceed %zu bytes", max);
+	if (*len + n > *cap) {
+		nc = *cap ? *cap : 4096;
+		while (nc < *len + n)
+			nc = nc > max / 2 ? max : nc * 2;
+		q = realloc(*buf, nc);
+		if (!q)
+			return kvmon_set_error(ENOMEM, "out of memory");
+		*buf = q;
+		*cap = nc;
+	}
+	memcpy(*buf + *len, data, n);
+	*len += n;
+	return 0;
+}

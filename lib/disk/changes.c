@@ -30,6 +30,7 @@
 #define MAX_RANGES (16u << 20)     /* beyond: the last range is extended */
 #define MAX_CANDIDATES (4u << 20)  /* beyond: unattributed */
 #define MAX_RESOLVE_BLOCKS (1ull << 27)
+#define MAX_META (1u << 24)          /* superblocks, bitmaps, tables */
 #define F_ITAB 0x10                /* inode-table block dirty: compare */
 #define F_WHY (KVMON_WHY_INODE | KVMON_WHY_DATA)
 
@@ -57,21 +58,6 @@ struct chg {
 	int stop;
 	char path[4096];
 };
-
-static int grow(void **p, size_t *cap, size_t n, size_t elem)
-{
-	size_t nc = *cap ? *cap * 2 : 256;
-	void *q;
-
-	if (n < *cap)
-		return 0;
-	q = realloc(*p, nc * elem);
-	if (!q)
-		return kvmon_set_error(ENOMEM, "out of memory");
-	*p = q;
-	*cap = nc;
-	return 0;
-}
 
 static bool bit(const uint8_t *s, uint64_t i)
 {
@@ -110,7 +96,8 @@ static int add_range(void *opaque, uint64_t off, uint64_t len)
 		c->dr[c->n_dr - 1].end = b1;
 		return 0;
 	}
-	if (grow((void **)&c->dr, &c->c_dr, c->n_dr, sizeof(*c->dr)) < 0)
+	if (kvmon_grow((void **)&c->dr, &c->c_dr, c->n_dr, sizeof(*c->dr),
+		       MAX_RANGES) < 0)
 		return -1;
 	c->dr[c->n_dr++] = (struct range){ b0, b1 };
 	return 0;
@@ -236,7 +223,8 @@ static int unowned_block(struct chg *c, uint64_t k)
 		c->unattributed = true;
 		return 0;
 	}
-	if (grow((void **)&c->cand, &c->c_cand, c->n_cand, sizeof(*c->cand)) < 0)
+	if (kvmon_grow((void **)&c->cand, &c->c_cand, c->n_cand,
+		       sizeof(*c->cand), MAX_CANDIDATES) < 0)
 		return -1;
 	c->cand[c->n_cand++] = k;
 	return 0;
@@ -276,7 +264,8 @@ static int add_meta(struct chg *c, uint64_t start, uint64_t len)
 {
 	if (!start || !len)
 		return 0;
-	if (grow((void **)&c->meta, &c->c_meta, c->n_meta, sizeof(*c->meta)) < 0)
+	if (kvmon_grow((void **)&c->meta, &c->c_meta, c->n_meta,
+		       sizeof(*c->meta), MAX_META) < 0)
 		return -1;
 	c->meta[c->n_meta++] = (struct range){ start, start + len };
 	return 0;
@@ -291,7 +280,8 @@ static int build_meta(struct chg *c)
 	if (add_meta(c, 1, 1) < 0) /* superblock (1 KiB blocks) */
 		return -1;
 	/* Block 0: boot block (1 KiB blocks) or the superblock. */
-	if (grow((void **)&c->meta, &c->c_meta, c->n_meta, sizeof(*c->meta)) < 0)
+	if (kvmon_grow((void **)&c->meta, &c->c_meta, c->n_meta,
+		       sizeof(*c->meta), MAX_META) < 0)
 		return -1;
 	c->meta[c->n_meta++] = (struct range){ 0, 1 };
 	for (dgrp_t g = 0; g < fs->group_desc_count; g++) {
@@ -508,24 +498,17 @@ static int cur_cb(void *opaque, const char *name, uint64_t ino, unsigned type)
 		return 0;
 	if (d->n >= FSMAP_MAX_DENTS)
 		return kvmon_set_error(E2BIG, "directory with too many entries");
-	if (grow((void **)&d->e, &d->cap, d->n, sizeof(*d->e)) < 0)
+	if (kvmon_grow((void **)&d->e, &d->cap, d->n, sizeof(*d->e),
+		       FSMAP_MAX_DENTS) < 0 ||
+	    kvmon_append(&d->names, &d->names_len, &d->names_cap, name, len,
+			 FSMAP_MAX_NAMES) < 0)
 		return -1;
-	while (d->names_len + len > d->names_cap) {
-		size_t nc = d->names_cap ? d->names_cap * 2 : 4096;
-		char *q = realloc(d->names, nc);
-
-		if (!q)
-			return kvmon_set_error(ENOMEM, "out of memory");
-		d->names = q;
-		d->names_cap = nc;
-	}
-	memcpy(d->names + d->names_len, name, len);
-	d->e[d->n++] = (struct cur_ent){ (uint32_t)ino, (uint32_t)d->names_len,
+	d->e[d->n++] = (struct cur_ent){ (uint32_t)ino,
+					 (uint32_t)(d->names_len - len),
 					 (uint16_t)len,
 					 (uint8_t)kvmon_fsmap_dtype(d->c->fs,
 								    (uint32_t)ino,
 								    type) };
-	d->names_len += len;
 	return 0;
 }
 

@@ -62,27 +62,6 @@ void kvmon_fsmap_inode_hashes(const void *raw, size_t isize, uint64_t *hfull,
 	*hmap = kvmon_fsmap_hash(r + 118, 2, h);
 }
 
-static int grow(void **p, size_t *cap, size_t n, size_t elem, size_t max)
-{
-	size_t nc;
-	void *q;
-
-	if (n < *cap)
-		return 0;
-	if (n >= max)
-		return kvmon_set_error(E2BIG, "file system map: more than %zu "
-				       "records", max);
-	nc = *cap ? *cap * 2 : 1024;
-	if (nc > max)
-		nc = max;
-	q = realloc(*p, nc * elem);
-	if (!q)
-		return kvmon_set_error(ENOMEM, "out of memory");
-	*p = q;
-	*cap = nc;
-	return 0;
-}
-
 const struct fsmap_ino *kvmon_fsmap_ino(const struct kvmon_fsmap *m,
 					uint32_t ino)
 {
@@ -209,9 +188,9 @@ static int add_block(struct build *b, uint64_t blk)
 		r->len++;
 		return 0;
 	}
-	if (grow((void **)&m->runs, &b->c_runs, m->n_runs, sizeof(*r),
-		 FSMAP_MAX_RUNS) < 0)
-		return -1;
+	if (kvmon_grow((void **)&m->runs, &b->c_runs, m->n_runs, sizeof(*r),
+		       FSMAP_MAX_RUNS) < 0)
+		return kvmon_error_prefix("file system map");
 	m->runs[m->n_runs++] = (struct fsmap_run){ blk, 1, b->cur_ino };
 	return 0;
 }
@@ -242,9 +221,9 @@ static int add_inode(struct build *b, uint32_t ino)
 	if (ino < 1 || ino > m->inodes || bit(b->seen, ino))
 		return 0;
 	set_bit(b->seen, ino);
-	if (grow((void **)&m->inos, &b->c_inos, m->n_inos, sizeof(*r),
-		 FSMAP_MAX_INOS) < 0)
-		return -1;
+	if (kvmon_grow((void **)&m->inos, &b->c_inos, m->n_inos, sizeof(*r),
+		       FSMAP_MAX_INOS) < 0)
+		return kvmon_error_prefix("file system map");
 	r = &m->inos[m->n_inos++];
 	*r = (struct fsmap_ino){ .ino = ino };
 	err = ext2fs_read_inode_full(b->fs, ino, in, (int)m->isize);
@@ -274,9 +253,9 @@ static int push_dir(struct build *b, uint32_t ino)
 	if (bit(b->walked, ino))
 		return 0;
 	set_bit(b->walked, ino);
-	if (grow((void **)&b->stack, &b->c_stack, b->n_stack, sizeof(uint32_t),
-		 FSMAP_MAX_INOS) < 0)
-		return -1;
+	if (kvmon_grow((void **)&b->stack, &b->c_stack, b->n_stack,
+		       sizeof(uint32_t), FSMAP_MAX_INOS) < 0)
+		return kvmon_error_prefix("file system map");
 	b->stack[b->n_stack++] = ino;
 	return 0;
 }
@@ -303,27 +282,15 @@ static int dent_cb(void *opaque, const char *name, uint64_t ino, unsigned type)
 	if (ino < 1 || ino > m->inodes)
 		return 0; /* hostile entry: no such inode */
 	type = kvmon_fsmap_dtype(b->fs, (uint32_t)ino, type);
-	if (grow((void **)&m->dents, &b->c_dents, m->n_dents,
-		 sizeof(*m->dents), FSMAP_MAX_DENTS) < 0 ||
-	    (m->names_len + len > FSMAP_MAX_NAMES &&
-	     kvmon_set_error(E2BIG, "file system map: names exceed %u bytes",
-			     FSMAP_MAX_NAMES)))
-		return -1;
-	while (m->names_len + len > b->c_names) {
-		size_t nc = b->c_names ? b->c_names * 2 : 65536;
-		char *q = realloc(m->names, nc);
-
-		if (!q)
-			return kvmon_set_error(ENOMEM, "out of memory");
-		m->names = q;
-		b->c_names = nc;
-	}
-	memcpy(m->names + m->names_len, name, len);
+	if (kvmon_grow((void **)&m->dents, &b->c_dents, m->n_dents,
+		       sizeof(*m->dents), FSMAP_MAX_DENTS) < 0 ||
+	    kvmon_append(&m->names, &m->names_len, &b->c_names, name, len,
+			 FSMAP_MAX_NAMES) < 0)
+		return kvmon_error_prefix("file system map");
 	m->dents[m->n_dents++] = (struct fsmap_dent){
 		.dir = b->cur_dir, .ino = (uint32_t)ino,
-		.name_off = (uint32_t)m->names_len, .name_len = (uint16_t)len,
-		.type = (uint8_t)type };
-	m->names_len += len;
+		.name_off = (uint32_t)(m->names_len - len),
+		.name_len = (uint16_t)len, .type = (uint8_t)type };
 	if (add_inode(b, (uint32_t)ino) < 0)
 		return -1;
 	if (type == DT_DIR)

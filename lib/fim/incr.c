@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define WALK_CACHE 64
 
@@ -72,6 +73,14 @@ static bool walkable(struct incr *in, const char *d, size_t n, unsigned depth)
 	in->last = in->next;
 	in->next = (in->next + 1) % WALK_CACHE;
 	return ok;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static unsigned depth_of(const char *path)
@@ -174,6 +183,7 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 		       struct kvmon_fim_incr_stats *st)
 {
 	struct incr in = { .fs = fs, .cfg = c, .base = base, .o = o };
+	uint64_t t0 = now_us(), t1;
 	unsigned i;
 	int rc;
 
@@ -199,6 +209,8 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 			       KVMON_WHY_INODE);
 	for (i = 0; i < WALK_CACHE; i++)
 		free(in.dir[i]);
+	t1 = now_us();
+	in.st.walk_us = t1 - t0;
 	if (rc != 0 || fim_hash_all(fs, in.db, o, &in.st.hashed) < 0) {
 		if (rc > 0)
 			kvmon_set_error(EIO, "changed-path walk stopped");
@@ -206,6 +218,7 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 		kvmon_fim_db_free(in.db);
 		return NULL;
 	}
+	in.st.hash_us = now_us() - t1;
 	fim_db_sort(in.db);
 	for (i = 0; i < in.db->n; i++)
 		in.db->e[i].copied = false;

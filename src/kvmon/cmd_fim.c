@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char fim_usage[] =
@@ -73,6 +74,32 @@ struct fim_cli {
 	unsigned long added, removed, changed;
 	struct json_object *list;
 };
+
+/* ------------------------------------------------------------ timing */
+
+/* KVMON_FIM_TIMING=1: where a run's time goes, on stderr (profiling the
+ * incremental check's fixed cost; docs/fim.md). */
+static int64_t timing_t0, timing_last;
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void timing(const char *step)
+{
+	int64_t now;
+
+	if (!timing_t0)
+		return;
+	now = mono_us();
+	fprintf(stderr, "fim timing: %-22s %7.1f ms (at %7.1f ms)\n", step,
+		(double)(now - timing_last) / 1000, (double)(now - timing_t0) / 1000);
+	timing_last = now;
+}
 
 /* ------------------------------------------------------------ options */
 
@@ -679,6 +706,7 @@ static int run(struct fim_cli *f)
 	cfg = kvmon_fim_config_load(f->config);
 	if (!cfg)
 		return cli_lib_fail(&f->c, "configuration");
+	timing("rules");
 	if (load_key(f, key) < 0)
 		goto out;
 	if (f->cmd != FIM_INIT || f->force) {
@@ -688,20 +716,30 @@ static int run(struct fim_cli *f)
 			goto out;
 		}
 	}
+	timing("key + database");
 	plan_marker(f, &p, base, cfg);
+	timing("block map");
 	if (open_planned(f, &p) < 0)
 		goto close;
+	timing("snapshot + fs open");
 	now = scan_planned(f, &p, base, cfg);
 	if (!now)
 		goto close;
+	if (p.incremental && timing_t0)
+		fprintf(stderr, "fim timing:   changed-path walk %.1f ms, re-hash "
+			"%.1f ms\n", (double)p.st.walk_us / 1000,
+			(double)p.st.hash_us / 1000);
+	timing("scan");
 	if (p.tracking)
 		mapped = save_map(f, &p.track, now);
 	rc = EXIT_OK;
 	close_disk(f, &rc);
+	timing("tear-down");
 	if (rc != EXIT_OK)
 		goto out;
 	if (f->cmd != FIM_INIT)
 		rc = report(f, base, now, p.incremental ? "incremental" : "full", &p.st);
+	timing("report");
 	if (f->cmd != FIM_CHECK) {
 		if (kvmon_fim_db_set_meta(now, "config", kvmon_fim_config_id(cfg)) < 0 ||
 		    kvmon_fim_db_save(now, f->db, key, sizeof(key)) < 0) {
@@ -731,9 +769,13 @@ int cmd_fim(int argc, char **argv)
 	struct fim_cli f = { 0 };
 	int rc;
 
+	if (getenv("KVMON_FIM_TIMING"))
+		timing_t0 = timing_last = mono_us();
 	cli_init(&f.c, "kvmon fim");
 	rc = parse_args(&f, argc, argv);
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_ERROR;
+	/* the NBD client loads while the rules and the database do */
+	kvmon_disk_preload();
 	return run(&f);
 }
