@@ -8,9 +8,9 @@
  *     against a naive memmem() loop over the same rules;
  *  3. guest network throughput (HTTP download from the real guest)
  *     with mirroring off vs on with pcap output (target <= 3% overhead).
- * Usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--listen]
- * (--listen: QEMU connects to a listening socket instead of the socketpair
- * handed over with getfd, to compare the two transports)
+ * Usage: bench_mirror [--no-guest | --guest-only] [--pairs N]
+ *                     [--listen | --transport pipe|socketpair|listen]
+ * (the transport kvmon tries first; default pipe, the library's default)
  */
 #define _GNU_SOURCE
 #include "kvmon.h"
@@ -441,6 +441,8 @@ static struct cpu cpu_now(pid_t qemu)
 		(double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6 };
 }
 
+static const char *used_transport = "?";
+
 static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_path,
 				long *bytes, long *frames, long *dropped)
 {
@@ -457,6 +459,7 @@ static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_
 			kvmon_pcap_close(cs.p);
 		return -1;
 	}
+	used_transport = kvmon_mirror_id(cs.m, "transport");
 	atomic_store(&consumer_stop, 0);
 	pthread_create(&th, NULL, consumer_main, &cs);
 	double t = download(port, "/big.bin", bytes);
@@ -566,7 +569,7 @@ static void bench_guest(const char *root, int reps)
 
 	printf("guest: HTTP download of %ld bytes from the guest (TCG), %d pairs off/on "
 	       "back to back (order alternating), %s transport, load average %.1f %.1f %.1f\n",
-	       bytes, n, getenv("KVMON_MIRROR_LISTEN") ? "listening-socket" : "socketpair",
+	       bytes, n, used_transport,
 	       la[0], la[1], la[2]);
 	printf("  %-40s %10.1f MB/s (median)\n", "mirroring off", moff);
 	printf("  %-40s %10.1f MB/s (median)  (%ld frames to pcap per run, %ld dropped)\n",
@@ -610,11 +613,13 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--guest-only"))
 			others = false;
 		else if (!strcmp(argv[i], "--listen")) /* the fallback transport */
-			setenv("KVMON_MIRROR_LISTEN", "1", 1);
+			setenv("KVMON_MIRROR_TRANSPORT", "listen", 1);
+		else if (!strcmp(argv[i], "--transport") && i + 1 < argc)
+			setenv("KVMON_MIRROR_TRANSPORT", argv[++i], 1);
 		else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
 			reps = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--listen]\n");
+			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--listen | --transport pipe|socketpair|listen]\n");
 			return 2;
 		}
 	}

@@ -503,11 +503,12 @@ KVMON_API struct kvmon_mirror *kvmon_mirror_listen(const char *socket_path,
 						   size_t ring_bytes,
 						   bool vnet_hdr);
 /*
- * Mirror a running VM's netdev (NULL = "net0") at run time: a socketpair
- * handed to QEMU with QMP getfd (or, if that fails or KVMON_MIRROR_LISTEN
- * is set, a private socket QEMU connects to), then QMP chardev-add +
- * object-add filter-mirror (queue=all). Frames are copied only until
- * kvmon_mirror_close().
+ * Mirror a running VM's netdev (NULL = "net0") at run time: a pipe handed
+ * to QEMU with QMP add-fd (file chardev), else a socketpair handed over
+ * with getfd, else a private socket QEMU connects to
+ * (KVMON_MIRROR_TRANSPORT=pipe|socketpair|listen picks the first to try),
+ * then QMP chardev-add + object-add filter-mirror (queue=all). Frames are
+ * copied only until kvmon_mirror_close().
  */
 KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
 						   const char *netdev,
@@ -521,7 +522,8 @@ KVMON_API int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap
 KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
 				  struct kvmon_mirror_stats *st);
 /* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL;
- * "socket": the listening socket's path ("" with the socketpair). */
+ * "socket": the listening socket's path ("" otherwise); "transport":
+ * "pipe", "socketpair" or "listen". */
 KVMON_API const char *kvmon_mirror_id(const struct kvmon_mirror *m,
 				      const char *what);
 /* Detach (object-del, chardev-remove), stop the thread, remove the socket. */

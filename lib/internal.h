@@ -61,6 +61,9 @@ int kvmon_qmp_call_timeout(struct kvmon_qmp *qmp, const char *command,
 			   int timeout_ms);
 /* QMP getfd: pass fd (SCM_RIGHTS) to QEMU under name (network mirror). */
 int kvmon_qmp_getfd(struct kvmon_qmp *qmp, const char *name, int fd);
+/* Any command that takes a descriptor along (getfd, add-fd). */
+int kvmon_qmp_call_fd(struct kvmon_qmp *qmp, const char *command,
+		      struct json_object *args, int fd, struct json_object **ret);
 
 /* mtree.c: parse `info mtree -f` text into RAM ranges (pure; fuzzed). */
 int kvmon_parse_mtree(const char *text, size_t len,

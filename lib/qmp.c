@@ -585,32 +585,37 @@ int kvmon_qmp_next_event(struct kvmon_qmp *q, int timeout_ms, char **event_json)
 }
 
 /*
- * "getfd": hand QEMU a file descriptor under `name` (SCM_RIGHTS on the
- * QMP socket, sent with the command's own bytes as QEMU expects). Used by
- * the network mirror to give QEMU one end of a socketpair whose send
- * buffer it sized. Our copy of fd stays open; the caller closes it.
+ * A command that passes a file descriptor (SCM_RIGHTS on the QMP socket,
+ * sent with the command's own bytes as QEMU expects): getfd and add-fd.
+ * Our copy of fd stays open; the caller closes it.
  */
-int kvmon_qmp_getfd(struct kvmon_qmp *q, const char *name, int fd)
+int kvmon_qmp_call_fd(struct kvmon_qmp *q, const char *command,
+		      struct json_object *args, int fd, struct json_object **ret)
 {
-	char text[200], cbuf[CMSG_SPACE(sizeof(int))];
-	struct json_object *reply = NULL;
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct json_object *reply = NULL, *cmd;
 	struct iovec iov;
 	struct msghdr mh = { 0 };
 	struct cmsghdr *cm;
 	uint64_t id;
 	int64_t deadline;
-	int n, rc;
+	int rc;
 
+	if (ret)
+		*ret = NULL;
 	if (check_usable(q) < 0)
 		return -1;
 	id = ++q->next_id;
-	n = snprintf(text, sizeof(text),
-		     "{\"execute\":\"getfd\",\"arguments\":{\"fdname\":\"%s\"},\"id\":%llu}\n",
-		     name, (unsigned long long)id);
-	if (n < 0 || (size_t)n >= sizeof(text) || strpbrk(name, "\"\\"))
-		return kvmon_set_error(EINVAL, "QMP getfd: bad name");
-	iov.iov_base = text;
-	iov.iov_len = (size_t)n;
+	cmd = json_object_new_object();
+	json_object_object_add(cmd, "execute", json_object_new_string(command));
+	if (args)
+		json_object_object_add(cmd, "arguments", json_object_get(args));
+	json_object_object_add(cmd, "id", json_object_new_uint64(id));
+	const char *text = json_object_to_json_string_ext(cmd, JSON_C_TO_STRING_PLAIN);
+	size_t n = strlen(text);
+
+	iov.iov_base = (void *)text;
+	iov.iov_len = n;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	memset(cbuf, 0, sizeof(cbuf));
@@ -627,22 +632,43 @@ int kvmon_qmp_getfd(struct kvmon_qmp *q, const char *name, int fd)
 	do {
 		w = sendmsg(q->fd, &mh, MSG_NOSIGNAL);
 	} while (w < 0 && errno == EINTR);
-	if (w < 0)
-		return mark_broken(q, EPIPE, "sendmsg (getfd) failed");
+	if (w < 0) {
+		json_object_put(cmd);
+		return mark_broken(q, EPIPE, "sendmsg with a descriptor failed");
+	}
 	/* The descriptor went with the first byte; the rest is plain text. */
-	if (w < n && send_all(q, text + w, (size_t)(n - w), deadline) < 0)
-		return kvmon_error_prefix("getfd");
+	rc = (size_t)w < n ? send_all(q, text + w, n - (size_t)w, deadline) : 0;
+	if (rc == 0)
+		rc = send_all(q, "\n", 1, deadline);
+	json_object_put(cmd);
+	if (rc < 0)
+		return kvmon_error_prefix("%s", command);
 	for (;;) {
 		struct json_object *msg;
 
 		if (read_message(q, deadline, &msg) < 0)
-			return kvmon_error_prefix("getfd");
-		rc = dispatch(q, msg, id, "getfd", &reply);
+			return kvmon_error_prefix("%s", command);
+		rc = dispatch(q, msg, id, command, &reply);
 		if (rc < 0)
 			return -1;
 		if (rc == 1)
 			break;
 	}
-	json_object_put(reply);
+	if (ret)
+		*ret = reply;
+	else
+		json_object_put(reply);
 	return 0;
+}
+
+/* "getfd": hand QEMU fd under `name` (the mirror's socketpair end). */
+int kvmon_qmp_getfd(struct kvmon_qmp *q, const char *name, int fd)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "fdname", json_object_new_string(name));
+	int rc = kvmon_qmp_call_fd(q, "getfd", a, fd, NULL);
+
+	json_object_put(a);
+	return rc;
 }

@@ -10,7 +10,7 @@
  * soon as it is accepted, and nothing is ever written to it.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "net_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -57,7 +57,10 @@ struct kvmon_mirror {
 	/* Attached VM: QMP ids to remove on close. */
 	struct kvmon_vm *vm;
 	char chardev_id[64], filter_id[64];
+	const char *transport;   /* "pipe", "socketpair", "listen" */
 	bool chardev_added, filter_added;
+	struct kvmon_reaper reaper; /* cleans up in QEMU if we are killed */
+	bool reaper_on;
 	uint8_t readbuf[READ_CHUNK];
 };
 
@@ -338,6 +341,8 @@ const char *kvmon_mirror_id(const struct kvmon_mirror *m, const char *what)
 		return m->filter_id;
 	if (!strcmp(what, "socket"))
 		return m->path;
+	if (!strcmp(what, "transport"))
+		return m->transport;
 	return NULL;
 }
 
@@ -370,6 +375,8 @@ int kvmon_mirror_close(struct kvmon_mirror *m)
 		rc = -1;
 	if (m->chardev_added && qmp_del(m->vm, "chardev-remove", "id", m->chardev_id) < 0)
 		rc = -1;
+	if (m->reaper_on) /* on failure it retries once our QMP client is gone */
+		kvmon_reaper_stop(&m->reaper, rc == 0);
 	if (m->thread_started) {
 		uint64_t one = 1;
 
@@ -566,6 +573,84 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 	return m;
 }
 
+/*
+ * Fastest transport: a pipe. filter-mirror makes two synchronous writes per
+ * frame in QEMU's main loop; into a pipe each costs about half of a unix
+ * socket send (no socket buffer allocated per write,
+ * bench/bench_mirror_write.c). QEMU writes a pipe only through the `file`
+ * chardev, so the write end goes over with add-fd and the chardev opens
+ * /dev/fdset/N. append=true matters: without it QEMU truncates what it
+ * opens, which a pipe refuses (EINVAL). NULL, nothing left in QEMU, if any
+ * step fails; the caller then tries the socketpair.
+ */
+static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
+					const char *chardev_id)
+{
+	struct json_object *a, *data, *be, *ret = NULL, *v;
+	struct kvmon_mirror *m;
+	char path[64];
+	int p[2];
+	int64_t fdset = -1;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return NULL;
+	/* Bursts must land in the pipe while the receiver sleeps between
+	 * batches; above pipe-max-size only with CAP_SYS_RESOURCE. */
+	if (fcntl(p[1], F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
+		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	a = json_object_new_object();
+	json_object_object_add(a, "opaque", json_object_new_string(chardev_id));
+	int rc = kvmon_qmp_call_fd(q, "add-fd", a, p[1], &ret);
+
+	json_object_put(a);
+	close(p[1]); /* QEMU has its own copy now (or none) */
+	if (rc == 0 && json_object_object_get_ex(ret, "fdset-id", &v) &&
+	    json_object_is_type(v, json_type_int))
+		fdset = json_object_get_int64(v);
+	json_object_put(ret);
+	if (fdset < 0) {
+		close(p[0]);
+		return NULL;
+	}
+	snprintf(path, sizeof(path), "/dev/fdset/%lld", (long long)fdset);
+	data = json_object_new_object();
+	json_object_object_add(data, "out", json_object_new_string(path));
+	json_object_object_add(data, "append", json_object_new_boolean(1));
+	be = json_object_new_object();
+	json_object_object_add(be, "type", json_object_new_string("file"));
+	json_object_object_add(be, "data", data);
+	a = json_object_new_object();
+	json_object_object_add(a, "id", json_object_new_string(chardev_id));
+	json_object_object_add(a, "backend", be);
+	rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
+	json_object_put(a);
+	/* The chardev holds a duplicate; the set's own copy goes either way. */
+	a = json_object_new_object();
+	json_object_object_add(a, "fdset-id", json_object_new_int64(fdset));
+	kvmon_qmp_call(q, "remove-fd", a, NULL);
+	json_object_put(a);
+	if (rc < 0) {
+		close(p[0]);
+		return NULL;
+	}
+	m = mirror_new(ring_bytes, false);
+	if (!m) {
+		close(p[0]);
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		return NULL;
+	}
+	m->cfd = p[0];
+	m->st.connections = 1;
+	m->chardev_added = true;
+	if (mirror_start(m) < 0) {
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		m->chardev_added = false;
+		kvmon_mirror_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* Fallback transport: QEMU connects to a socket we listen on. */
 static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp *q,
 					  size_t ring_bytes, const char *chardev_id,
@@ -620,6 +705,22 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 	return m;
 }
 
+enum transport { T_PIPE, T_SOCKETPAIR, T_LISTEN };
+
+/* KVMON_MIRROR_TRANSPORT=pipe|socketpair|listen picks where to start (tests,
+ * bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the old
+ * spelling of "listen". */
+static enum transport transport_wanted(void)
+{
+	const char *t = getenv("KVMON_MIRROR_TRANSPORT");
+
+	if (getenv("KVMON_MIRROR_LISTEN") || (t && !strcmp(t, "listen")))
+		return T_LISTEN;
+	if (t && !strcmp(t, "socketpair"))
+		return T_SOCKETPAIR;
+	return T_PIPE;
+}
+
 struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
 					 size_t ring_bytes)
 {
@@ -638,8 +739,26 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	remove_stale(q);
 	remove_stale_dirs();
 	snprintf(chardev_id, sizeof(chardev_id), "kvmon-mirror-%d-%u", (int)getpid(), n);
-	m = getenv("KVMON_MIRROR_LISTEN") ? NULL : attach_fd(q, ring_bytes, chardev_id);
-	if (!m && !(m = attach_listen(vm, q, ring_bytes, chardev_id, n)))
+	m = NULL;
+	switch (transport_wanted()) {
+	case T_PIPE:
+		if ((m = attach_pipe(q, ring_bytes, chardev_id))) {
+			m->transport = "pipe";
+			break;
+		}
+		/* fall through */
+	case T_SOCKETPAIR:
+		if ((m = attach_fd(q, ring_bytes, chardev_id))) {
+			m->transport = "socketpair";
+			break;
+		}
+		/* fall through */
+	case T_LISTEN:
+		if ((m = attach_listen(vm, q, ring_bytes, chardev_id, n)))
+			m->transport = "listen";
+		break;
+	}
+	if (!m)
 		return NULL;
 	m->vm = vm;
 	snprintf(m->chardev_id, sizeof(m->chardev_id), "%s", chardev_id);
@@ -682,6 +801,17 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		kvmon_set_error(ETIMEDOUT, "QEMU did not connect to the mirror socket");
 		goto fail;
 	}
+	/* Without a QMP path (a VM reached through an inherited descriptor)
+	 * or with KVMON_MIRROR_REAPER=0, a killed receiver's filter stays
+	 * until the next attach. */
+	const char *rp = getenv("KVMON_MIRROR_REAPER");
+
+	if ((!rp || strcmp(rp, "0")) &&
+	    kvmon_reaper_start(&m->reaper, kvmon_vm_path(vm, "qmp"), m->cfd,
+			       m->filter_id, m->chardev_id) == 0)
+		m->reaper_on = true;
+	else
+		kvmon_log(KVMON_LOG_DEBUG, "mirror: %s", kvmon_get_error());
 	return m;
 fail:
 	kvmon_mirror_close(m);

@@ -14,6 +14,18 @@
 
 struct pcre2_real_code_8;
 
+/* reaper.c: removes a mirror's filter and chardev from QEMU if the
+ * receiving process dies without detaching (SIGKILL, crash). */
+struct kvmon_reaper {
+	int life;  /* write end; one byte = detached cleanly, EOF = died */
+	int done;  /* read end; end of file once the reaper has exited */
+};
+int kvmon_reaper_start(struct kvmon_reaper *r, const char *qmp_path, int stream,
+		       const char *filter_id, const char *chardev_id);
+/* detached: the caller removed filter and chardev itself; wait (<= 2 s)
+ * for the reaper to exit. Otherwise leave it to clean up. */
+void kvmon_reaper_stop(struct kvmon_reaper *r, bool detached);
+
 /* One payload option, in rule order: content or pcre. */
 struct rule_content {
 	uint8_t *bytes;           /* content; for nocase, lower-cased */

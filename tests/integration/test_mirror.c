@@ -313,6 +313,11 @@ int main(void)
 	snprintf(filter, sizeof(filter), "%s", kvmon_mirror_id(m, "filter"));
 	ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", filter),
 	   "filter-mirror object %s exists", filter);
+	ok(!strcmp(kvmon_mirror_id(m, "transport"), "pipe"),
+	   "default transport is the pipe (add-fd + file chardev): %s",
+	   kvmon_mirror_id(m, "transport"));
+	ok(!qmp_lists(vm, "query-fdsets", NULL, "\"fd\""),
+	   "no descriptor left in QEMU's fd sets (the chardev holds its own)");
 
 	/* ---- host -> guest HTTP download */
 	snprintf(path, sizeof(path), "/blob.bin?kvmon-mark-%d", (int)getpid());
@@ -438,6 +443,7 @@ int main(void)
 	ok(!qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", filter),
 	   "filter-mirror object removed");
 	ok(!qmp_lists(vm, "query-chardev", NULL, chardev), "chardev removed");
+	ok(!qmp_lists(vm, "query-fdsets", NULL, "fdset-id"), "its fd set is gone too");
 	ok(http_ok(port), "guest keeps working after detach");
 	rc = tctl_run(c, "echo alive", &out, 30000);
 	ok(rc == 0 && out && !strcmp(out, "alive\n"), "control channel still works");
@@ -568,17 +574,24 @@ int main(void)
 		unlink(log);
 		unlink(sum);
 	}
-	/* ---- the fallback transport (QEMU connects to our socket) */
-	{
-		struct frames *f2 = calloc(1, sizeof(*f2));
+	/* ---- the other transports: socketpair (getfd), listening socket */
+	static const char *const transports[] = { "socketpair", "listen" };
 
-		setenv("KVMON_MIRROR_LISTEN", "1", 1);
+	for (size_t t = 0; t < 2; t++) {
+		struct frames *f2 = calloc(1, sizeof(*f2));
+		const char *got;
+
+		setenv("KVMON_MIRROR_TRANSPORT", transports[t], 1);
 		m = kvmon_mirror_attach(vm, NULL, 0);
-		unsetenv("KVMON_MIRROR_LISTEN");
-		ok(m && kvmon_mirror_id(m, "socket") && kvmon_mirror_id(m, "socket")[0],
-		   "listening-socket transport attached");
+		unsetenv("KVMON_MIRROR_TRANSPORT");
+		got = m ? kvmon_mirror_id(m, "transport") : NULL;
+		ok(got && !strcmp(got, transports[t]), "%s transport attached (%s)",
+		   transports[t], got ? got : kvmon_get_error());
+		if (t == 1)
+			ok(m && kvmon_mirror_id(m, "socket") && kvmon_mirror_id(m, "socket")[0],
+			   "... with a socket path");
 		if (m && f2) {
-			ok(http_ok(port), "HTTP during mirroring over the listening socket");
+			ok(http_ok(port), "HTTP during mirroring over the %s", transports[t]);
 			collect(m, f2, 1500);
 			ok(count_hits("alert tcp any any -> any 80 (msg:\"h\"; content:\"GET /hello.txt\"; "
 				      "sid:7;)\n", f2) == 1, "... the request was mirrored once");
@@ -587,11 +600,11 @@ int main(void)
 		if (f2)
 			frames_free(f2);
 		free(f2);
-		kvmon_vm_disconnect(vm); /* QEMU serves one QMP client */
 	}
-	/* ---- a killed kvmon leaves filter + chardev; the next attach removes them */
+	kvmon_vm_disconnect(vm); /* QEMU serves one QMP client */
+	/* ---- a killed kvmon: its reaper removes filter + chardev at once */
 	if (kvmon) {
-		char needle[64];
+		char needle[64], cneedle[64];
 
 		snprintf(cmd, sizeof(cmd),
 			 "%s mirror --qmp %s -w /dev/null --duration 60 >/dev/null 2>&1 & echo $!",
@@ -600,7 +613,32 @@ int main(void)
 
 		sleep(4); /* attached by then (it holds QEMU's one QMP connection) */
 		snprintf(needle, sizeof(needle), "kvmon-mirrorf-%ld-", pid);
+		snprintf(cneedle, sizeof(cneedle), "kvmon-mirror-%ld-", pid);
 		ok(pid > 0 && kill((pid_t)pid, SIGKILL) == 0, "kvmon mirror (pid %ld) killed with SIGKILL", pid);
+		bool gone = false;
+
+		for (int i = 0; i < 50 && !gone; i++) {
+			usleep(100000);
+			gone = !qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle);
+			kvmon_vm_disconnect(vm); /* leave QMP free for the reaper */
+		}
+		ok(gone, "the reaper removed the dead mirror's filter-mirror");
+		ok(!qmp_lists(vm, "query-chardev", NULL, cneedle), "... and its chardev");
+		kvmon_vm_disconnect(vm);
+		ok(http_ok(port) && http_ok(port), "guest network works after the kill");
+	}
+	/* ---- without the reaper, the next attach removes what is left */
+	if (kvmon) {
+		char needle[64];
+
+		snprintf(cmd, sizeof(cmd),
+			 "KVMON_MIRROR_REAPER=0 %s mirror --qmp %s -w /dev/null --duration 60 "
+			 ">/dev/null 2>&1 & echo $!", kvmon, qmp);
+		long pid = sh_num(cmd);
+
+		sleep(4);
+		snprintf(needle, sizeof(needle), "kvmon-mirrorf-%ld-", pid);
+		ok(pid > 0 && kill((pid_t)pid, SIGKILL) == 0, "kvmon mirror (pid %ld, no reaper) killed", pid);
 		usleep(500000);
 		ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
 		   "its filter-mirror is still in QEMU");
