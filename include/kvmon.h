@@ -922,6 +922,15 @@ KVMON_API int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
 KVMON_API struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
 						 const unsigned char *key,
 						 size_t keylen);
+/* The same, returning once the MAC has been checked over the whole file
+ * and the metadata parsed; the entries are parsed on a background thread
+ * meanwhile. kvmon_fim_db_wait() waits for them (0, or -1 if they are
+ * malformed: EBADMSG); the functions that read entries (count, compare,
+ * save, scan_changes) and free wait themselves. */
+KVMON_API struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
+						    const unsigned char *key,
+						    size_t keylen);
+KVMON_API int kvmon_fim_db_wait(const struct kvmon_fim_db *db);
 KVMON_API void kvmon_fim_db_free(struct kvmon_fim_db *db);
 #define KVMON_FIM_KEY_LEN 32
 /* Read the key file (exactly 32 bytes); if create and it does not exist,

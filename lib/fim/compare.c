@@ -128,6 +128,8 @@ int kvmon_fim_compare(const struct kvmon_fim_db *base,
 
 	if (!base || !now || !fn)
 		return kvmon_set_error(EINVAL, "two databases and a callback needed");
+	if (kvmon_fim_db_wait(base) < 0 || kvmon_fim_db_wait(now) < 0)
+		return -1;
 	while (rc == 0 && (i < base->n || j < now->n)) {
 		int c = i >= base->n ? 1 : j >= now->n ? -1
 			: strcmp(base->e[i].path, now->e[j].path);

@@ -32,6 +32,20 @@
 #define DB_MAX_SIZE ((size_t)2 << 30)
 #define DB_FIELDS 18
 
+/* The entries of a loaded database parsed on a thread while the caller
+ * goes on (kvmon_fim_db_load_bg): most of a load is this parse, and an
+ * incremental check can meanwhile set up its snapshot. */
+struct fim_loader {
+	pthread_t th;
+	pthread_mutex_t lock;
+	bool joined;
+	char *data;
+	const char *from, *end;
+	unsigned lineno;
+	int err;
+	char msg[512];
+};
+
 struct kvmon_fim_db *fim_db_new(void)
 {
 	struct kvmon_fim_db *db = calloc(1, sizeof(*db));
@@ -101,7 +115,7 @@ const struct fim_entry *fim_db_find(const struct kvmon_fim_db *db,
 
 size_t kvmon_fim_db_count(const struct kvmon_fim_db *db)
 {
-	return db ? db->n : 0;
+	return db && kvmon_fim_db_wait(db) == 0 ? db->n : 0;
 }
 
 void kvmon_fim_db_free(struct kvmon_fim_db *db)
@@ -110,6 +124,12 @@ void kvmon_fim_db_free(struct kvmon_fim_db *db)
 
 	if (!db)
 		return;
+	if (db->bg) {
+		kvmon_fim_db_wait(db);
+		pthread_mutex_destroy(&db->bg->lock);
+		free(db->bg->data);
+		free(db->bg);
+	}
 	for (i = 0; i < db->n; i++) {
 		free(db->e[i].path);
 		free(db->e[i].lname);
@@ -367,6 +387,8 @@ int kvmon_fim_db_save(const struct kvmon_fim_db *db, const char *path,
 
 	if (!db || !path || !key || !keylen)
 		return kvmon_set_error(EINVAL, "database, path and key needed");
+	if (kvmon_fim_db_wait(db) < 0)
+		return -1;
 	text = fim_db_format(db, key, keylen, &len);
 	if (!text)
 		return -1;
@@ -606,92 +628,104 @@ static int parse_line(struct kvmon_fim_db *db, char *line)
 	return fim_db_add(db, &e);
 }
 
-struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
-				  const unsigned char *key, size_t keylen)
+/* Check the MAC line; *body_end = where the MAC line starts. */
+static int verify(const char *data, size_t len, const unsigned char *key,
+		  size_t keylen, const char **body_end)
 {
-	const char *end = data + len, *p, *macline;
+	const char *end = data + len, *macline;
 	unsigned char want[32], got[32];
-	struct kvmon_fim_db *db;
-	char *line = NULL;
-	unsigned lineno = 1;
 	bool have;
 
-	if (len < strlen(DB_MAGIC) || memcmp(data, DB_MAGIC, strlen(DB_MAGIC))) {
-		kvmon_set_error(EBADMSG, "not a kvmon fim database");
-		return NULL;
-	}
+	if (len < strlen(DB_MAGIC) || memcmp(data, DB_MAGIC, strlen(DB_MAGIC)))
+		return kvmon_set_error(EBADMSG, "not a kvmon fim database");
 	/* The last line is "mac HEX\n" (exactly 69 bytes). */
 	if (len < strlen(DB_MAGIC) + 69 || end[-1] != '\n' ||
 	    memcmp(end - 69, "mac ", 4) ||
-	    (len > strlen(DB_MAGIC) + 69 && end[-70] != '\n')) {
-		kvmon_set_error(EBADMSG, "database truncated (no MAC line)");
-		return NULL;
-	}
+	    (len > strlen(DB_MAGIC) + 69 && end[-70] != '\n'))
+		return kvmon_set_error(EBADMSG, "database truncated (no MAC line)");
 	macline = end - 69;
 	{
 		char hex[65];
 
 		memcpy(hex, macline + 4, 64);
 		hex[64] = '\0';
-		if (parse_hex(hex, want, 32, &have) < 0 || !have) {
-			kvmon_set_error(EBADMSG, "database: bad MAC line");
-			return NULL;
-		}
+		if (parse_hex(hex, want, 32, &have) < 0 || !have)
+			return kvmon_set_error(EBADMSG, "database: bad MAC line");
 	}
 	if (mac(key, keylen, data, (size_t)(macline - data), got) < 0)
-		return NULL;
-	if (CRYPTO_memcmp(want, got, 32)) {
-		kvmon_set_error(EBADMSG, "database MAC does not verify: tampered "
-					 "with, or made with another key");
-		return NULL;
+		return -1;
+	if (CRYPTO_memcmp(want, got, 32))
+		return kvmon_set_error(EBADMSG, "database MAC does not verify: "
+				       "tampered with, or made with another key");
+	*body_end = macline;
+	return 0;
+}
+
+#define LINE_MAX_LEN (FIM_MAX_PATH * 6 + 1024)
+
+/* Parse the lines of [*p, end) into db; with meta_only, stop before the
+ * first line that is not metadata; without it, refuse metadata (the
+ * background parse must not touch what the caller already reads). */
+static int parse_lines(struct kvmon_fim_db *db, const char **pp,
+		       const char *end, unsigned *lineno, int meta)
+{
+	char *line = malloc(LINE_MAX_LEN + 1);
+	const char *p = *pp;
+
+	if (!line)
+		return kvmon_set_error(ENOMEM, "out of memory");
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n;
+
+		if (meta > 0 && strncmp(p, "meta ", (size_t)(end - p) < 5
+					? (size_t)(end - p) : 5))
+			break;
+		++*lineno;
+		if (!nl || (n = (size_t)(nl - p)) >= LINE_MAX_LEN ||
+		    memchr(p, '\0', n) || (meta < 0 && n >= 5 && !memcmp(p, "meta ", 5)))
+			goto bad;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		if (parse_line(db, line) < 0)
+			goto bad;
+		p = nl + 1;
 	}
+	*pp = p;
+	free(line);
+	return 0;
+bad:
+	free(line);
+	return kvmon_set_error(EBADMSG, "database line %u: malformed", *lineno);
+}
+
+struct kvmon_fim_db *fim_db_parse(const char *data, size_t len,
+				  const unsigned char *key, size_t keylen)
+{
+	const char *p = data + strlen(DB_MAGIC), *body_end;
+	struct kvmon_fim_db *db;
+	unsigned lineno = 1;
+
+	if (verify(data, len, key, keylen, &body_end) < 0)
+		return NULL;
 	db = fim_db_new();
 	if (!db)
 		return NULL;
-	line = malloc(FIM_MAX_PATH * 6 + 1024);
-	if (!line) {
-		kvmon_set_error(ENOMEM, "out of memory");
-		goto fail;
+	if (parse_lines(db, &p, body_end, &lineno, 0) < 0) {
+		kvmon_fim_db_free(db);
+		return NULL;
 	}
-	for (p = data + strlen(DB_MAGIC); p < macline;) {
-		const char *nl = memchr(p, '\n', (size_t)(macline - p));
-		size_t n;
-
-		lineno++;
-		if (!nl || (n = (size_t)(nl - p)) >= FIM_MAX_PATH * 6 + 1024 ||
-		    memchr(p, '\0', n)) {
-			kvmon_set_error(EBADMSG, "database line %u: malformed", lineno);
-			goto fail;
-		}
-		memcpy(line, p, n);
-		line[n] = '\0';
-		if (parse_line(db, line) < 0) {
-			kvmon_set_error(EBADMSG, "database line %u: malformed", lineno);
-			goto fail;
-		}
-		p = nl + 1;
-	}
-	free(line);
 	return db;
-fail:
-	free(line);
-	kvmon_fim_db_free(db);
-	return NULL;
 }
 
-struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
-				       const unsigned char *key, size_t keylen)
+/* The whole file (at most DB_MAX_SIZE), NUL-terminated. */
+static char *read_db(const char *path, size_t *len)
 {
-	struct kvmon_fim_db *db = NULL;
 	struct stat st;
 	size_t used = 0;
 	char *data;
 	int fd;
 
-	if (!path || !key || !keylen) {
-		kvmon_set_error(EINVAL, "path and key needed");
-		return NULL;
-	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		kvmon_set_error(errno, "open %s: %s", path, strerror(errno));
@@ -719,14 +753,110 @@ struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
 		used += (size_t)r;
 	}
 	close(fd);
-	if (used == (size_t)st.st_size)
-		db = fim_db_parse(data, used, key, keylen);
-	else
+	if (used != (size_t)st.st_size) {
 		kvmon_set_error(EIO, "%s: short read", path);
+		free(data);
+		return NULL;
+	}
+	data[used] = '\0';
+	*len = used;
+	return data;
+}
+
+struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
+				       const unsigned char *key, size_t keylen)
+{
+	struct kvmon_fim_db *db = NULL;
+	size_t len = 0;
+	char *data;
+
+	if (!path || !key || !keylen) {
+		kvmon_set_error(EINVAL, "path and key needed");
+		return NULL;
+	}
+	data = read_db(path, &len);
+	if (data)
+		db = fim_db_parse(data, len, key, keylen);
 	free(data);
 	if (!db)
 		kvmon_error_prefix("%s", path);
 	return db;
+}
+
+/* ------------------------------------------------- background parse */
+
+static void *bg_parse(void *arg)
+{
+	struct kvmon_fim_db *db = arg;
+	struct fim_loader *l = db->bg;
+
+	if (parse_lines(db, &l->from, l->end, &l->lineno, -1) < 0) {
+		l->err = kvmon_get_errno() ? kvmon_get_errno() : EBADMSG;
+		snprintf(l->msg, sizeof(l->msg), "%s", kvmon_get_error());
+	}
+	free(l->data);
+	l->data = NULL;
+	return NULL;
+}
+
+int kvmon_fim_db_wait(const struct kvmon_fim_db *db)
+{
+	struct fim_loader *l = db ? db->bg : NULL;
+
+	if (!l)
+		return 0;
+	pthread_mutex_lock(&l->lock);
+	if (!l->joined) {
+		pthread_join(l->th, NULL);
+		l->joined = true;
+	}
+	pthread_mutex_unlock(&l->lock);
+	return l->err ? kvmon_set_error(l->err, "%s", l->msg) : 0;
+}
+
+struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
+					  const unsigned char *key,
+					  size_t keylen)
+{
+	struct kvmon_fim_db *db = NULL;
+	struct fim_loader *l = NULL;
+	const char *p, *body_end;
+	size_t len = 0;
+	char *data;
+
+	if (!path || !key || !keylen) {
+		kvmon_set_error(EINVAL, "path and key needed");
+		return NULL;
+	}
+	data = read_db(path, &len);
+	/* the MAC first, over every byte: nothing is used unverified */
+	if (!data || verify(data, len, key, keylen, &body_end) < 0 ||
+	    !(db = fim_db_new()))
+		goto fail;
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		kvmon_set_error(ENOMEM, "out of memory");
+		goto fail;
+	}
+	p = data + strlen(DB_MAGIC);
+	l->lineno = 1;
+	if (parse_lines(db, &p, body_end, &l->lineno, 1) < 0)
+		goto fail;
+	*l = (struct fim_loader){ .data = data, .from = p, .end = body_end,
+				  .lineno = l->lineno };
+	pthread_mutex_init(&l->lock, NULL);
+	db->bg = l;
+	if (pthread_create(&l->th, NULL, bg_parse, db)) {
+		l->joined = true; /* no thread: parse here */
+		bg_parse(db);
+	}
+	return db;
+fail:
+	free(l);
+	free(data);
+	kvmon_fim_db_free(db);
+	kvmon_error_prefix("%s", path);
+	return NULL;
 }
 
 int kvmon_fim_key_load(const char *path, bool create,

@@ -41,6 +41,7 @@ struct kvmon_fim_db {
 	size_t n, cap;
 	struct fim_meta meta[FIM_MAX_META];
 	size_t nmeta;
+	struct fim_loader *bg;      /* entries still being parsed (db.c) */
 };
 
 struct kvmon_fim_db *fim_db_new(void);

@@ -33,6 +33,8 @@ struct incr {
 	bool walk[WALK_CACHE];
 	unsigned next, last;
 	bool root_walked, root_seen;
+	bool same_rules;            /* the baseline was made with these rules */
+	size_t hint;                /* baseline entry after the last one found */
 };
 
 /* Would the full scan walk into directory d (length n)? */
@@ -137,6 +139,21 @@ static int examine(struct incr *in, const char *path, uint64_t ino,
 	return 0;
 }
 
+/* The baseline entry for path: the walk meets most paths in the
+ * baseline's order, so the one after the last hit comes first. */
+static const struct fim_entry *find(struct incr *in, const char *path)
+{
+	const struct kvmon_fim_db *b = in->base;
+	const struct fim_entry *e;
+
+	if (in->hint < b->n && !strcmp(b->e[in->hint].path, path))
+		return &b->e[in->hint++];
+	e = fim_db_find(b, path);
+	if (e)
+		in->hint = (size_t)(e - b->e) + 1;
+	return e;
+}
+
 static int on_change(void *opaque, const char *path, uint64_t ino, int change,
 		     unsigned why)
 {
@@ -148,19 +165,27 @@ static int on_change(void *opaque, const char *path, uint64_t ino, int change,
 
 	if (change == KVMON_CHANGE_REMOVED || path[0] != '/' || n > FIM_MAX_PATH)
 		return 0; /* removed paths are simply not in the new database */
+	if (n == 1)
+		in->root_seen = true;
+	/* Selection is a function of the rules and the path alone: under the
+	 * baseline's rules, an untouched path the baseline recorded is
+	 * selected again with the same attributes (no rule match needed). */
+	if (change == KVMON_CHANGE_SAME && in->same_rules &&
+	    (be = find(in, path)) && be->ino == ino && !be->hash_err) {
+		in->st.copied++;
+		return copy_entry(in->db, be) < 0 ? -1 : 0;
+	}
 	if (n > 1) {
 		for (p = n - 1; p > 0 && path[p] != '/'; p--)
 			;
 		if (!in->root_walked || depth_of(path) > FIM_MAX_DEPTH + 1 ||
 		    !walkable(in, path, p ? p : 1, 0))
 			return 0;
-	} else {
-		in->root_seen = true;
 	}
 	attrs = kvmon_fim_config_match(in->cfg, path, &desc);
 	if (!attrs)
 		return 0;
-	be = fim_db_find(in->base, path);
+	be = find(in, path);
 	/* the baseline entry's type tells what these rules record for it */
 	if (change == KVMON_CHANGE_SAME && be && be->ino == ino && !be->hash_err &&
 	    be->attrs == fim_attrs_for(attrs, be->mode)) {
@@ -184,6 +209,7 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 {
 	struct incr in = { .fs = fs, .cfg = c, .base = base, .o = o };
 	uint64_t t0 = now_us(), t1;
+	const char *conf;
 	unsigned i;
 	int rc;
 
@@ -192,6 +218,8 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 				"needed");
 		return NULL;
 	}
+	if (kvmon_fim_db_wait(base) < 0)
+		return NULL;
 	in.db = fim_db_new();
 	if (!in.db)
 		return NULL;
@@ -201,6 +229,8 @@ kvmon_fim_scan_changes(struct kvmon_fs *fs, struct kvmon_disk *d,
 		in.db->e = malloc((base->n + 1024) * sizeof(*in.db->e));
 		in.db->cap = in.db->e ? base->n + 1024 : 0;
 	}
+	conf = kvmon_fim_db_get_meta(base, "config");
+	in.same_rules = conf && !strcmp(conf, kvmon_fim_config_id(c));
 	/* the root's own rule decides whether anything is walked */
 	kvmon_fim_config_match(c, "/", &in.root_walked);
 	rc = kvmon_fs_changes(fs, d, map, on_change, &in);

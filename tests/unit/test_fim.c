@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +239,86 @@ static char *file_text(const char *path, size_t *len)
 	return b;
 }
 
+/* Write body (without its MAC line) signed with key, as the saver does. */
+static void write_signed(const char *path, const char *body, size_t len,
+			 const unsigned char *key)
+{
+	unsigned char m[32];
+	unsigned mlen = 0;
+	FILE *o = fopen(path, "wb");
+
+	HMAC(EVP_sha256(), key, 32, (const unsigned char *)body, len, m, &mlen);
+	if (!o)
+		return;
+	fwrite(body, 1, len, o);
+	fputs("mac ", o);
+	for (unsigned i = 0; i < 32; i++)
+		fprintf(o, "%02x", m[i]);
+	fputc('\n', o);
+	fclose(o);
+}
+
+/* Background load: the same database, the MAC checked before it returns,
+ * malformed entries under a good MAC reported by the wait (docs/fim.md). */
+static void test_load_bg(const char *dbp,
+			 const struct kvmon_fim_db *a, const unsigned char *key)
+{
+	unsigned char key2[32];
+	struct found f = { 0 };
+	struct kvmon_fim_db *l;
+	char path2[4300], *t, *e, *body;
+	size_t len, blen;
+
+	l = kvmon_fim_db_load_bg(dbp, key, 32);
+	ok(l && !strcmp(kvmon_fim_db_get_meta(l, "bitmap"), "kvmon-fim-1-g1") &&
+	   kvmon_fim_db_wait(l) == 0 && kvmon_fim_db_count(l) == 49 &&
+	   kvmon_fim_compare(a, l, collect, &f) == 0 && f.n == 0,
+	   "background load equals the scan (%s)", l ? "ok" : kvmon_get_error());
+	found_free(&f);
+	kvmon_fim_db_free(l);
+	l = kvmon_fim_db_load_bg(dbp, key, 32);
+	kvmon_fim_db_free(l); /* freed while parsing: waits, no leak */
+	memcpy(key2, key, 32);
+	key2[0] ^= 0x80;
+	l = kvmon_fim_db_load_bg(dbp, key2, 32);
+	ok(!l && kvmon_get_errno() == EBADMSG && strstr(kvmon_get_error(), "tamper"),
+	   "background load, other key: refused before returning (%s)",
+	   kvmon_get_error());
+	t = file_text(dbp, &len);
+	if (!t || len < 69 || !(e = strstr(t, "\ne /d/meta.txt "))) {
+		ok(0, "database text");
+		free(t);
+		return;
+	}
+	blen = len - 69;
+	body = malloc(blen + 64);
+	/* a bad mode field in one entry, signed: the MAC verifies */
+	memcpy(body, t, blen);
+	memcpy(body + (e - t) + 17, "zz", 2);
+	snprintf(path2, sizeof(path2), "%s/badentry.db", root);
+	write_signed(path2, body, blen, key);
+	l = kvmon_fim_db_load_bg(path2, key, 32);
+	ok(l && kvmon_fim_db_wait(l) < 0 && kvmon_get_errno() == EBADMSG &&
+	   strstr(kvmon_get_error(), "malformed") && kvmon_fim_db_count(l) == 0 &&
+	   kvmon_fim_compare(a, l, collect, &f) < 0,
+	   "signed malformed entry: the wait reports it, nothing compares (%s)",
+	   kvmon_get_error());
+	found_free(&f);
+	kvmon_fim_db_free(l);
+	ok(!kvmon_fim_db_load(path2, key, 32), "signed malformed entry: sync "
+	   "load refuses it too");
+	/* metadata after an entry: the writer never does that; refused */
+	memcpy(body, t, blen);
+	memcpy(body + blen, "meta late x\n", 12);
+	write_signed(path2, body, blen + 12, key);
+	l = kvmon_fim_db_load_bg(path2, key, 32);
+	ok(l && kvmon_fim_db_wait(l) < 0 && kvmon_get_errno() == EBADMSG,
+	   "metadata after the entries: refused by the background parse");
+	kvmon_fim_db_free(l);
+	free(body);
+	free(t);
+}
+
 static void test_scan(void)
 {
 	unsigned char key[32], key2[32];
@@ -350,6 +432,7 @@ static void test_scan(void)
 		     kvmon_fim_db_get_meta(l, "bitmap") ? kvmon_fim_db_get_meta(l, "bitmap") : "-");
 	found_free(&f);
 	kvmon_fim_db_free(l);
+	test_load_bg(dbp, a, key);
 
 	memcpy(key2, key, 32);
 	key2[5] ^= 1;
