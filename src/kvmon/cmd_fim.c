@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -579,12 +580,44 @@ static bool save_map(struct fim_cli *f, struct marker *m, struct kvmon_fim_db *n
 
 /* ------------------------------------------------------------ run */
 
+/* The block map loads (read, SHA-256, parse) while the snapshot is set
+ * up: neither needs the other until the scan. */
+struct map_job {
+	struct fim_cli *f;
+	const struct kvmon_fim_db *base;
+	struct kvmon_fim_config *cfg;
+	struct kvmon_fsmap *map;
+	pthread_t th;
+	bool started;
+};
+
 struct plan {
 	struct marker track, since;
 	bool tracking, incremental;
 	struct kvmon_fsmap *map;
 	struct kvmon_fim_incr_stats st;
+	struct map_job mj;
 };
+
+static void *map_thread(void *arg)
+{
+	struct map_job *j = arg;
+
+	j->map = load_map(j->f, j->base, j->cfg);
+	return NULL;
+}
+
+/* The map, once loaded; without it the check is a full one (said). */
+static void map_wait(struct plan *p)
+{
+	if (!p->mj.started)
+		return;
+	pthread_join(p->mj.th, NULL);
+	p->mj.started = false;
+	p->map = p->mj.map;
+	if (!p->map)
+		p->incremental = false;
+}
 
 static void plan_marker(struct fim_cli *f, struct plan *p,
 			const struct kvmon_fim_db *base,
@@ -594,10 +627,21 @@ static void plan_marker(struct fim_cli *f, struct plan *p,
 
 	if (f->incremental && !vm)
 		note(f, "an image at rest has no dirty bitmap: full check");
-	if (f->incremental && vm) {
-		p->map = load_map(f, base, cfg);
-		if (p->map && marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since))
-			p->incremental = true;
+	if (f->incremental && vm &&
+	    marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since)) {
+		/* incremental unless the map turns out unusable (map_wait) */
+		p->incremental = true;
+		p->mj = (struct map_job){ .f = f, .base = base, .cfg = cfg };
+		if (pthread_create(&p->mj.th, NULL, map_thread, &p->mj) == 0) {
+			p->mj.started = true;
+		} else {
+			p->map = load_map(f, base, cfg);
+			p->incremental = p->map != NULL;
+		}
+	} else if (f->incremental && vm) {
+		p->map = load_map(f, base, cfg); /* says why not */
+		kvmon_fsmap_free(p->map);
+		p->map = NULL;
 	}
 	if (vm && f->cmd != FIM_CHECK && marker_next(base, &p->track) == 0)
 		p->tracking = true;
@@ -711,7 +755,7 @@ static int run(struct fim_cli *f)
 	struct kvmon_fim_db *base = NULL, *now = NULL;
 	struct plan p = { 0 };
 	bool mapped = false;
-	int rc = EXIT_ERROR;
+	int rc = EXIT_ERROR, opened;
 
 	if (f->cmd == FIM_INIT && !f->force && access(f->db, F_OK) == 0)
 		return cli_fail(&f->c, "%s exists (--force replaces it)", f->db);
@@ -733,10 +777,12 @@ static int run(struct fim_cli *f)
 	}
 	timing("key + database MAC");
 	plan_marker(f, &p, base, cfg);
-	timing("block map");
-	if (open_planned(f, &p) < 0)
+	timing("plan");
+	opened = open_planned(f, &p);
+	map_wait(&p);
+	if (opened < 0)
 		goto close;
-	timing("snapshot + fs open");
+	timing("snapshot + fs open, map");
 	if (kvmon_fim_db_wait(base) < 0) {
 		cli_lib_fail(&f->c, "baseline database");
 		goto close;
