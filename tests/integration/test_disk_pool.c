@@ -104,6 +104,7 @@ int main(void)
 	int rc, bad = 0, ref_ok = 1;
 
 	tguest_require();
+	unsetenv("KVMON_NBD_CONNECTIONS"); /* the default count is tested */
 	vm = tguest_start("dpool");
 	if (!vm)
 		bail("boot failed: %s", kvmon_get_error());

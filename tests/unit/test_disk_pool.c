@@ -212,6 +212,7 @@ int main(void)
 	if (!mkdtemp(root))
 		bail("mkdtemp %s: %s", root, strerror(errno));
 	setenv("TMPDIR", root, 1); /* socket directories go here */
+	unsetenv("KVMON_NBD_CONNECTIONS"); /* the default count is tested */
 	snprintf(raw, sizeof(raw), "%s/disk.raw", root);
 	snprintf(qcow, sizeof(qcow), "%s/disk.qcow2", root);
 	snprintf(bad, sizeof(bad), "%s/bad.qcow2", root);
