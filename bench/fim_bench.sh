@@ -15,7 +15,8 @@
 # Usage: bench/fim_bench.sh [KVMON] (env: FILES=20000 MB=1024 JOBS=2 ROUNDS=1
 # (AIDE part) VMROUNDS=3 (incremental part; medians);
 # SKIP_AIDE=1: the incremental part only; KEEP=1: leave the work directory
-# and the QEMU running, for profiling)
+# and the QEMU running, for profiling; under flock use `flock -o`, or the
+# kept QEMU inherits the lock and holds it)
 set -euo pipefail
 KVMON=$(realpath "${1:-build/src/kvmon/kvmon}")
 FILES=${FILES:-20000}; MB=${MB:-1024}; JOBS=${JOBS:-2}; ROUNDS=${ROUNDS:-1}
