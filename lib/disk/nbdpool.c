@@ -53,19 +53,35 @@ static int pool_nbd_fail(const char *what)
 			       nbd_get_error() ? nbd_get_error() : "NBD error");
 }
 
-/* Open one more handle on the export; NULL (no error set) if refused. */
-static struct nbd_handle *connect_one(const char *sock, const char *export)
+/* A server at its connection limit stops accepting: a new connection then
+ * waits in the listen backlog with no handshake. Bounded waits instead. */
+#define PRIMARY_MS 30000 /* qemu-nbd starting on a loaded machine */
+#define EXTRA_MS 5000
+
+/* Open a handle on the export within ms; NULL if refused or too slow
+ * (libnbd's error is kept for the message). */
+static struct nbd_handle *connect_one(const char *sock, const char *export,
+				      int ms)
 {
 	struct nbd_handle *h = nbd_create();
+	int64_t deadline = kvmon_now_ms() + ms;
 
 	if (!h)
 		return NULL;
 	if ((export && nbd_set_export_name(h, export) < 0) ||
-	    nbd_connect_unix(h, sock) < 0) {
-		nbd_close(h);
-		return NULL;
+	    nbd_aio_connect_unix(h, sock) < 0)
+		goto fail;
+	while (nbd_aio_is_ready(h) != 1) {
+		int64_t left = deadline - kvmon_now_ms();
+
+		if (left <= 0 || nbd_aio_is_dead(h) == 1 ||
+		    nbd_aio_is_closed(h) == 1 || nbd_poll(h, (int)left) < 0)
+			goto fail;
 	}
 	return h;
+fail:
+	nbd_close(h);
+	return NULL;
 }
 
 void kvmon_pool_extend(struct kvmon_disk *d, unsigned n, const char *sock,
@@ -81,7 +97,7 @@ void kvmon_pool_extend(struct kvmon_disk *d, unsigned n, const char *sock,
 	if (n > KVMON_NBD_MAXCONN)
 		n = KVMON_NBD_MAXCONN;
 	while (d->nconn < n) {
-		struct nbd_handle *h = connect_one(sock, export);
+		struct nbd_handle *h = connect_one(sock, export, EXTRA_MS);
 
 		if (!h) /* server full or gone: keep what we have */
 			break;
@@ -351,7 +367,7 @@ int kvmon_pool_open_image(struct kvmon_disk *d, const char *abs,
 		goto out_sock;
 	}
 	close(s->lfd); /* the child holds it; connections queue meanwhile */
-	d->nbd = connect_one(sock, NULL);
+	d->nbd = connect_one(sock, NULL, PRIMARY_MS);
 	if (!d->nbd) {
 		int err = nbd_get_errno();
 

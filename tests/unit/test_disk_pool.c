@@ -151,6 +151,58 @@ static void check_one_connection(const char *path)
 	ok(kvmon_disk_close(d) == 0 && gone(child), "one connection: child reaped");
 }
 
+/* A server at its limit stops accepting: the extra connection waits in
+ * its backlog. The pool gives up on it (bounded) and keeps the primary. */
+static void check_server_full(const char *path)
+{
+	char sock[4200], shared[] = "--shared=2";
+	char *argv[] = { "qemu-nbd", "--read-only", "--format=raw", shared,
+			 "-k", sock, "--", (char *)path, NULL };
+	struct nbd_handle *other = NULL;
+	struct kvmon_disk *d;
+	pid_t server;
+	int status;
+
+	snprintf(sock, sizeof(sock), "%s/full.sock", root);
+	server = fork();
+	if (server < 0)
+		bail("fork: %s", strerror(errno));
+	if (server == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && access(sock, F_OK) < 0; i++)
+		usleep(50000);
+	d = kvmon_disk_open_mem(ref, IMG_SIZE);
+	if (!d)
+		bail("disk");
+	d->mem = NULL; /* reads go over NBD from here on */
+	d->nbd = nbd_create();
+	other = nbd_create();
+	ok(d->nbd && other && nbd_connect_unix(d->nbd, sock) == 0 &&
+	   nbd_connect_unix(other, sock) == 0,
+	   "qemu-nbd --shared=2 serving 2 connections (%s)",
+	   nbd_get_error() ? nbd_get_error() : "ok");
+	kvmon_pool_extend(d, 4, sock, NULL);
+	ok(d->nconn == 1, "server full: extra connection given up, %u in "
+	   "use", d->nconn);
+	ok(parallel_reads(d) == 0, "server full: parallel reads exact over "
+	   "the one connection");
+	kvmon_disk_close(d);
+	if (other) {
+		nbd_shutdown(other, 0);
+		nbd_close(other);
+	}
+	/* Its last client gone, qemu-nbd exits; never leave it behind. */
+	for (int i = 0; i < 100 && waitpid(server, &status, WNOHANG) == 0; i++)
+		usleep(50000);
+	if (kill(server, 0) == 0) {
+		kill(server, SIGKILL);
+		waitpid(server, &status, 0);
+	}
+	unlink(sock);
+}
+
 /* The owner dies without closing: qemu-nbd sees its clients go and exits.
  * We are its subreaper, so it comes back to us to be reaped. */
 static void check_owner_killed(const char *path)
@@ -238,6 +290,7 @@ int main(void)
 	check_image(raw, "raw");
 	check_image(qcow, "qcow2");
 	check_one_connection(raw);
+	check_server_full(raw);
 
 	/* qemu-nbd refuses: the error says why, nothing is left. */
 	f = fopen(bad, "wb");
