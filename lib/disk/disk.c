@@ -77,6 +77,13 @@ int kvmon_disk_run(char *const argv[])
 	return 0;
 }
 
+static bool getenv_true(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v && strcmp(v, "0");
+}
+
 static struct kvmon_disk *disk_new(const char *desc)
 {
 	struct kvmon_disk *d = calloc(1, sizeof(*d));
@@ -91,6 +98,50 @@ static struct kvmon_disk *disk_new(const char *desc)
 	pthread_cond_init(&d->cv, NULL);
 	snprintf(d->desc, sizeof(d->desc), "%s", desc);
 	return d;
+}
+
+/*
+ * QEMU's image locking (block/file-posix.c), as qemu-nbd --read-only does
+ * it: OFD locks on byte 100 + permission bit ("I use it") and 200 + bit
+ * ("I do not share it"). A running QEMU that writes the image holds 101
+ * (write); we refuse then, as qemu-nbd would, since the image changes under
+ * us (a running VM is read through its fleecing export). We hold 100
+ * (consistent read) and 201 (write not shared), so a QEMU started later
+ * cannot open it for writing while we read.
+ */
+#define QEMU_LOCK_PERM_BASE 100
+#define QEMU_LOCK_SHARED_BASE 200
+#define QEMU_PERM_WRITE_BIT 1
+
+static int qemu_lock_byte(int fd, int cmd, short type, off_t byte, short *got)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = byte,
+			    .l_len = 1 };
+
+	if (fcntl(fd, cmd, &fl) < 0)
+		return -1;
+	if (got)
+		*got = fl.l_type;
+	return 0;
+}
+
+static int qemu_image_lock(int fd, const char *path)
+{
+	short held = F_UNLCK;
+
+	if (qemu_lock_byte(fd, F_OFD_GETLK, F_WRLCK,
+			   QEMU_LOCK_PERM_BASE + QEMU_PERM_WRITE_BIT, &held) < 0)
+		return 0; /* no OFD locks here (old kernel, some network fs) */
+	if (held != F_UNLCK)
+		return kvmon_set_error(EBUSY, "%s is open for writing (a running "
+				       "QEMU?): read a running VM through its "
+				       "export instead", path);
+	if (qemu_lock_byte(fd, F_OFD_SETLK, F_RDLCK, QEMU_LOCK_PERM_BASE, NULL) < 0 ||
+	    qemu_lock_byte(fd, F_OFD_SETLK, F_RDLCK,
+			   QEMU_LOCK_SHARED_BASE + QEMU_PERM_WRITE_BIT, NULL) < 0)
+		return kvmon_set_error(EBUSY, "%s: cannot lock against writers: %s",
+				       path, strerror(errno));
+	return 0;
 }
 
 struct kvmon_disk *kvmon_disk_open_raw(const char *path)
@@ -108,6 +159,9 @@ struct kvmon_disk *kvmon_disk_open_raw(const char *path)
 		kvmon_set_error(errno, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
+	if ((S_ISREG(st.st_mode) || S_ISBLK(st.st_mode)) &&
+	    qemu_image_lock(d->fd, path) < 0)
+		goto fail;
 	if (S_ISREG(st.st_mode)) {
 		d->size = (uint64_t)st.st_size;
 	} else if (S_ISBLK(st.st_mode)) {
@@ -185,6 +239,16 @@ struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 	if (strcmp(format, "qcow2") && strcmp(format, "raw"))
 		return kvmon_set_error(EINVAL, "image format '%s': use qcow2 "
 				       "or raw", format), NULL;
+	/* A raw image has no format to interpret: read it ourselves, O_RDONLY,
+	 * without a qemu-nbd child and its two extra copies of every byte
+	 * (AIDE through `kvmon mount`: docs/fim.md). KVMON_IMAGE_NBD=1 serves
+	 * it with qemu-nbd anyway. */
+	if (!strcmp(format, "raw") && !getenv_true("KVMON_IMAGE_NBD")) {
+		d = kvmon_disk_open_raw(abs);
+		if (d)
+			snprintf(d->desc, sizeof(d->desc), "%s", path);
+		return d;
+	}
 	d = disk_new(path);
 	if (!d)
 		return NULL;

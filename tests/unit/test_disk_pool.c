@@ -4,7 +4,8 @@
  * from several threads at once, every byte checked against a plain pread
  * of the image (raw and qcow2); one connection when asked; the qemu-nbd
  * child and its socket directory gone after close, after a failed open,
- * and after the owning process is SIGKILLed.
+ * and after the owning process is SIGKILLed. Raw images are read directly
+ * unless KVMON_IMAGE_NBD=1, with QEMU's image locks honoured.
  */
 #define _GNU_SOURCE
 #include "kvmon.h"
@@ -133,6 +134,60 @@ static void check_image(const char *path, const char *fmt)
 	child = d->child;
 	ok(child > 0 && kvmon_disk_close(d) == 0 && gone(child),
 	   "%s: qemu-nbd child %d reaped on close", fmt, (int)child);
+}
+
+/* Without KVMON_IMAGE_NBD a raw image is read directly: no child. */
+static void check_raw_direct(const char *path)
+{
+	struct kvmon_disk *d;
+
+	unsetenv("KVMON_IMAGE_NBD");
+	d = kvmon_disk_open_image(path, "raw");
+	ok(d && !d->nbd && d->child <= 0 && d->fd >= 0,
+	   "raw image read directly (O_RDONLY, no qemu-nbd child)");
+	ok(d && parallel_reads(d) == 0, "... %d threads x %d reads equal to pread",
+	   THREADS, READS);
+	kvmon_disk_close(d);
+	setenv("KVMON_IMAGE_NBD", "1", 1);
+}
+
+/* QEMU's image locks: a raw image a QEMU writes is refused; one we read
+ * cannot be opened for writing by QEMU meanwhile. */
+static void check_locking(const char *path)
+{
+	char sock[4200];
+	struct kvmon_disk *d;
+	pid_t w;
+
+	unsetenv("KVMON_IMAGE_NBD");
+	d = kvmon_disk_open_image(path, "raw");
+	ok(d != NULL, "raw image opened for reading");
+	ok(tsh("qemu-io -f raw -c 'write 0 512' %s >/dev/null 2>&1", path) != 0,
+	   "... and while we read it, qemu-io cannot open it for writing");
+	kvmon_disk_close(d);
+	ok(tsh("qemu-io -f raw -c 'read 0 512' %s >/dev/null 2>&1", path) == 0,
+	   "... reading alongside is allowed");
+	/* A writable qemu-nbd holds the write lock while it runs. */
+	snprintf(sock, sizeof(sock), "%s/writer.sock", root);
+	w = fork();
+	if (w == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("qemu-nbd", "qemu-nbd", "--format=raw", "--persistent", "-k", sock,
+		       path, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 100 && access(sock, F_OK) < 0; i++)
+		usleep(50000);
+	d = kvmon_disk_open_image(path, "raw");
+	ok(!d && kvmon_get_errno() == EBUSY,
+	   "an image a writer holds is refused (%s)", d ? "opened" : kvmon_get_error());
+	kvmon_disk_close(d);
+	if (w > 0) {
+		kill(w, SIGTERM);
+		waitpid(w, NULL, 0);
+	}
+	unlink(sock);
+	setenv("KVMON_IMAGE_NBD", "1", 1);
 }
 
 static void check_one_connection(const char *path)
@@ -265,6 +320,7 @@ int main(void)
 		bail("mkdtemp %s: %s", root, strerror(errno));
 	setenv("TMPDIR", root, 1); /* socket directories go here */
 	unsetenv("KVMON_NBD_CONNECTIONS"); /* the default count is tested */
+	setenv("KVMON_IMAGE_NBD", "1", 1); /* qemu-nbd for raw images too */
 	snprintf(raw, sizeof(raw), "%s/disk.raw", root);
 	snprintf(qcow, sizeof(qcow), "%s/disk.qcow2", root);
 	snprintf(bad, sizeof(bad), "%s/bad.qcow2", root);
@@ -288,6 +344,8 @@ int main(void)
 		bail("qemu-img convert");
 
 	check_image(raw, "raw");
+	check_raw_direct(raw);
+	check_locking(raw);
 	check_image(qcow, "qcow2");
 	check_one_connection(raw);
 	check_server_full(raw);
