@@ -502,6 +502,30 @@ static void remove_stale_dirs(void)
 	closedir(d);
 }
 
+/* The receiver on our end (fd) of a chardev QEMU already has; on failure
+ * the chardev is removed again and fd closed. */
+static struct kvmon_mirror *mirror_on_fd(struct kvmon_qmp *q, size_t ring_bytes,
+					 const char *chardev_id, int fd)
+{
+	struct kvmon_mirror *m = mirror_new(ring_bytes, false);
+
+	if (!m) {
+		close(fd);
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		return NULL;
+	}
+	m->cfd = fd;
+	m->st.connections = 1;
+	m->chardev_added = true;
+	if (mirror_start(m) < 0) {
+		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		m->chardev_added = false;
+		kvmon_mirror_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 /*
  * Preferred transport: a socketpair whose QEMU end goes to QEMU with QMP
  * getfd and becomes the chardev (addr type "fd"). We size that end's send
@@ -514,7 +538,6 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 				      const char *chardev_id)
 {
 	int sv[2], sz = SNDBUF_BYTES;
-	struct kvmon_mirror *m;
 	struct json_object *a, *addr, *data, *be, *fdd;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
@@ -555,22 +578,7 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 		close(sv[0]);
 		return NULL;
 	}
-	m = mirror_new(ring_bytes, false);
-	if (!m) {
-		close(sv[0]);
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
-		return NULL;
-	}
-	m->cfd = sv[0];
-	m->st.connections = 1;
-	m->chardev_added = true;
-	if (mirror_start(m) < 0) {
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
-		m->chardev_added = false;
-		kvmon_mirror_close(m);
-		return NULL;
-	}
-	return m;
+	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0]);
 }
 
 /*
@@ -587,7 +595,6 @@ static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 					const char *chardev_id)
 {
 	struct json_object *a, *data, *be, *ret = NULL, *v;
-	struct kvmon_mirror *m;
 	char path[64];
 	int p[2];
 	int64_t fdset = -1;
@@ -633,22 +640,7 @@ static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 		close(p[0]);
 		return NULL;
 	}
-	m = mirror_new(ring_bytes, false);
-	if (!m) {
-		close(p[0]);
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
-		return NULL;
-	}
-	m->cfd = p[0];
-	m->st.connections = 1;
-	m->chardev_added = true;
-	if (mirror_start(m) < 0) {
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
-		m->chardev_added = false;
-		kvmon_mirror_close(m);
-		return NULL;
-	}
-	return m;
+	return mirror_on_fd(q, ring_bytes, chardev_id, p[0]);
 }
 
 /* Fallback transport: QEMU connects to a socket we listen on. */
