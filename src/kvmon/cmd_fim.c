@@ -748,134 +748,14 @@ static void prefetch(const char *path)
 	close(fd);
 }
 
-/*
- * Early snapshot for `check --incremental` of a running VM. The baseline's
- * bitmap name is in the database header, so the snapshot (QMP, fleecing
- * export, NBD connections: 20-30 ms cold) opens on a thread with the name
- * read unverified, while the rules load and the database's MAC is checked.
- * It is kept only if the verified database names the same bitmap; else it
- * is closed and the check opens the planned snapshot as always. Nothing
- * read through it is used before the MAC has been checked.
- */
-struct early {
-	struct fim_cli *f;
-	char since[64];
-	struct kvmon_vm *vm;
-	struct kvmon_disk *d;
-	pthread_t th;
-	bool started;
-};
-
-/* "meta bitmap NAME" from the first lines, %XX decoded; false if absent. */
-static bool peek_bitmap(const char *db, char *out, size_t cap)
-{
-	char buf[4096], *line, *end;
-	int fd = open(db, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-	size_t o = 0;
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	line = strstr(buf, "\nmeta bitmap ");
-	if (!line || !(end = strchr(line + 13, '\n')))
-		return false;
-	for (char *q = line + 13; q < end; q++) {
-		unsigned v;
-
-		if (*q == '%') {
-			if (end - q < 3 || sscanf(q + 1, "%2x", &v) != 1)
-				return false;
-			q += 2;
-		} else {
-			v = (unsigned char)*q;
-		}
-		if (v < 0x21 || v > 0x7e || o + 1 >= cap)
-			return false;
-		out[o++] = (char)v;
-	}
-	out[o] = '\0';
-	return o > 0;
-}
-
-static void *early_thread(void *arg)
-{
-	struct early *e = arg;
-	struct fim_cli *f = e->f;
-	struct kvmon_disk_opts o = { .since = e->since, .granularity = f->granularity };
-
-	e->vm = f->c.qmp ? kvmon_vm_attach(f->c.qmp) : kvmon_vm_open(f->c.rundir, f->c.name);
-	e->d = e->vm ? kvmon_disk_open_vm_opts(e->vm, &o) : NULL;
-	return NULL;
-}
-
-static void early_start(struct fim_cli *f, struct early *e)
-{
-	struct marker m;
-
-	*e = (struct early){ .f = f };
-	if (f->cmd != FIM_CHECK || !f->incremental || f->cd.image || getenv("KVMON_FIM_NO_EARLY") ||
-	    !peek_bitmap(f->db, e->since, sizeof(e->since)) || !marker_parse(e->since, &m))
-		return;
-	/* Held here, in the main thread, so the worker inherits the mask and a
-	 * ^C cannot end the process while an export exists. */
-	cli_hold_signals();
-	if (pthread_create(&e->th, NULL, early_thread, e) == 0)
-		e->started = true;
-	else
-		cli_release_signals();
-}
-
-static void early_close(struct early *e)
-{
-	kvmon_disk_close(e->d);
-	kvmon_vm_close(e->vm);
-	e->d = NULL;
-	e->vm = NULL;
-	cli_release_signals();
-}
-
-/* Wait for the early snapshot and drop it (a failure before it was taken). */
-static void early_drop(struct early *e)
-{
-	if (!e->started)
-		return;
-	pthread_join(e->th, NULL);
-	e->started = false;
-	early_close(e);
-}
-
-/* 1: the early snapshot is the planned one and now f->cd's (*opened as
- * open_planned's result); 0: none, or not the planned one (dropped). */
-static int early_take(struct fim_cli *f, struct early *e, const struct plan *p, int *opened)
-{
-	if (!e->started)
-		return 0;
-	pthread_join(e->th, NULL);
-	e->started = false;
-	if (!e->d || p->tracking || !p->incremental || strcmp(p->since.name, e->since)) {
-		early_close(e);
-		return 0;
-	}
-	f->cd.vm = e->vm;
-	f->cd.d = e->d;
-	e->vm = NULL;
-	e->d = NULL;
-	*opened = cli_disk_open_fs(&f->c, &f->cd);
-	return 1;
-}
-
 static int run(struct fim_cli *f)
 {
 	unsigned char key[KVMON_FIM_KEY_LEN];
 	struct kvmon_fim_config *cfg = NULL;
 	struct kvmon_fim_db *base = NULL, *now = NULL;
 	struct plan p = { 0 };
-	struct early e = { 0 };
 	bool mapped = false;
-	int rc = EXIT_ERROR, opened = -1;
+	int rc = EXIT_ERROR, opened;
 
 	if (f->cmd == FIM_INIT && !f->force && access(f->db, F_OK) == 0)
 		return cli_fail(&f->c, "%s exists (--force replaces it)", f->db);
@@ -885,7 +765,6 @@ static int run(struct fim_cli *f)
 	if (!cfg)
 		return cli_lib_fail(&f->c, "configuration");
 	timing("rules");
-	early_start(f, &e);
 	if (load_key(f, key) < 0)
 		goto out;
 	if (f->cmd != FIM_INIT || f->force) {
@@ -899,8 +778,7 @@ static int run(struct fim_cli *f)
 	timing("key + database MAC");
 	plan_marker(f, &p, base, cfg);
 	timing("plan");
-	if (!early_take(f, &e, &p, &opened))
-		opened = open_planned(f, &p);
+	opened = open_planned(f, &p);
 	map_wait(&p);
 	if (opened < 0)
 		goto close;
@@ -944,7 +822,6 @@ close:
 	close_disk(f, &rc);
 	rc = EXIT_ERROR;
 out:
-	early_drop(&e); /* a failure before the snapshot was taken */
 	OPENSSL_cleanse(key, sizeof(key));
 	kvmon_fsmap_free(p.map);
 	kvmon_fim_db_free(base);
