@@ -247,6 +247,18 @@ int main(void)
 	ok(rc == 2 && tsh("grep -q tampered '%s/tamper.err'", dir) == 0 &&
 	   tsh("test ! -s '%s/tamper.out'", dir) == 0,
 	   "tampered database, incremental: exit 2, says so, no finding (exit %d)", rc);
+	/* the header names the baseline's bitmap: a forged name must be
+	 * refused like any other edit, and leave nothing in QEMU */
+	tsh("cp '%s/fim.db.orig' '%s/fim.db' && sed -i "
+	    "'s|^meta bitmap \\(.*\\)g[0-9]*$|meta bitmap \\1g7|' '%s/fim.db'", dir, dir, dir);
+	ok(tsh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir) == 1,
+	   "database header edited to name another bitmap");
+	rc = tsh("%s check --incremental > '%s/tamper.out' 2> '%s/tamper.err'",
+		 base, dir, dir);
+	ok(rc == 2 && tsh("grep -q tampered '%s/tamper.err'", dir) == 0 &&
+	   tsh("test ! -s '%s/tamper.out'", dir) == 0,
+	   "forged bitmap name, incremental: exit 2, says so, no finding (exit %d)", rc);
+	ok(fleece_leftovers(vm) == 0, "... and no export, job or node left in QEMU");
 	tsh("cp '%s/fim.db.orig' '%s/fim.db'", dir, dir);
 
 	rc = tsh("%s update > /dev/null 2>&1", base);
