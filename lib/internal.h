@@ -44,6 +44,8 @@ bool kvmon_parse_lit(const char **p, const char *end, const char *lit);
 const char *kvmon_image_format(const char *path);
 /* Is pid alive (and not a zombie)? */
 bool kvmon_pid_alive(pid_t pid);
+/* Environment switch: unset or empty = dflt, "0" = off, else on. */
+bool kvmon_env_flag(const char *name, bool dflt);
 /* Name valid for a VM: [A-Za-z0-9_.-]{1,32}, not starting with '.' */
 bool kvmon_valid_name(const char *name);
 /* Room for element n of an array of *cap elements of elem bytes:

@@ -251,6 +251,13 @@ bool kvmon_pid_alive(pid_t pid)
 	return alive;
 }
 
+bool kvmon_env_flag(const char *name, bool dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strcmp(v, "0") != 0 : dflt;
+}
+
 bool kvmon_valid_name(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;

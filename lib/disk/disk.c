@@ -77,13 +77,6 @@ int kvmon_disk_run(char *const argv[])
 	return 0;
 }
 
-static bool getenv_true(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v && strcmp(v, "0");
-}
-
 static struct kvmon_disk *disk_new(const char *desc)
 {
 	struct kvmon_disk *d = calloc(1, sizeof(*d));
@@ -198,7 +191,7 @@ struct kvmon_disk *kvmon_disk_open_mem(const void *buf, size_t len)
 	return d;
 }
 
-static int nbd_fail(const char *what)
+int kvmon_nbd_fail(const char *what)
 {
 	int err = nbd_get_errno();
 
@@ -206,13 +199,13 @@ static int nbd_fail(const char *what)
 			       nbd_get_error() ? nbd_get_error() : "NBD error");
 }
 
-/* Connect a fresh libnbd handle; the size must be sane. */
-static int nbd_finish(struct kvmon_disk *d)
+/* After the primary handle connected: size, read-only check. */
+int kvmon_nbd_finish(struct kvmon_disk *d)
 {
 	int64_t sz = nbd_get_size(d->nbd);
 
 	if (sz < 0)
-		return nbd_fail("NBD export size");
+		return kvmon_nbd_fail("NBD export size");
 	d->size = (uint64_t)sz;
 	if (nbd_is_read_only(d->nbd) != 1)
 		/* We never write, but a writable export is not what we built. */
@@ -243,7 +236,7 @@ struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 	 * without a qemu-nbd child and its two extra copies of every byte
 	 * (AIDE through `kvmon mount`: docs/fim.md). KVMON_IMAGE_NBD=1 serves
 	 * it with qemu-nbd anyway. */
-	if (!strcmp(format, "raw") && !getenv_true("KVMON_IMAGE_NBD")) {
+	if (!strcmp(format, "raw") && !kvmon_env_flag("KVMON_IMAGE_NBD", false)) {
 		d = kvmon_disk_open_raw(abs);
 		if (d)
 			snprintf(d->desc, sizeof(d->desc), "%s", path);
@@ -253,8 +246,6 @@ struct kvmon_disk *kvmon_disk_open_image(const char *path, const char *format)
 	if (!d)
 		return NULL;
 	if (kvmon_pool_open_image(d, abs, format, kvmon_pool_size()) < 0)
-		goto fail;
-	if (nbd_finish(d) < 0)
 		goto fail;
 	return d;
 fail:
@@ -281,7 +272,7 @@ struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 		goto fail;
 	d->nbd = nbd_create();
 	if (!d->nbd) {
-		nbd_fail("libnbd");
+		kvmon_nbd_fail("libnbd");
 		goto fail;
 	}
 	bm = kvmon_fleece_bitmap(d->fleece);
@@ -289,13 +280,13 @@ struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 		snprintf(d->dirty_ctx, sizeof(d->dirty_ctx),
 			 "qemu:dirty-bitmap:%s", bm);
 		if (nbd_add_meta_context(d->nbd, d->dirty_ctx) < 0) {
-			nbd_fail("NBD meta context");
+			kvmon_nbd_fail("NBD meta context");
 			goto fail;
 		}
 	}
 	if (nbd_set_export_name(d->nbd, kvmon_fleece_export_name(d->fleece)) < 0 ||
 	    nbd_connect_unix(d->nbd, kvmon_fleece_socket(d->fleece)) < 0) {
-		nbd_fail("connecting to the fleecing export");
+		kvmon_nbd_fail("connecting to the fleecing export");
 		goto fail;
 	}
 	if (bm && nbd_can_meta_context(d->nbd, d->dirty_ctx) != 1) {
@@ -303,7 +294,7 @@ struct kvmon_disk *kvmon_disk_open_vm_opts(struct kvmon_vm *vm,
 				d->dirty_ctx);
 		goto fail;
 	}
-	if (nbd_finish(d) < 0)
+	if (kvmon_nbd_finish(d) < 0)
 		goto fail;
 	/* Extra handles without the meta context: reads only. */
 	kvmon_pool_extend(d, kvmon_pool_size(), kvmon_fleece_socket(d->fleece),
@@ -357,7 +348,7 @@ static int nbd_read(struct kvmon_disk *d, uint64_t off, uint8_t *p, size_t len)
 		size_t n = len > NBD_CHUNK ? NBD_CHUNK : len;
 
 		if (nbd_pread(h, p, n, off, 0) < 0) {
-			rc = nbd_fail(d->desc);
+			rc = kvmon_nbd_fail(d->desc);
 			break;
 		}
 		p += n;

@@ -46,10 +46,15 @@ struct kvmon_disk {
 	int child_err;          /* its stderr, or -1 */
 };
 
+/* disk.c: libnbd's error as ours; after the primary handle connected,
+ * d->size from the export and its read-only flag checked. */
+int kvmon_nbd_fail(const char *what);
+int kvmon_nbd_finish(struct kvmon_disk *d);
+
 /* nbdpool.c */
 unsigned kvmon_pool_size(void);
 /* Serve the image with qemu-nbd (our child) and connect up to n handles;
- * d->nbd and d->size set on success. */
+ * d->nbd and d->size set on success (kvmon_nbd_finish). */
 int kvmon_pool_open_image(struct kvmon_disk *d, const char *abs,
 			  const char *format, unsigned n);
 /* Add handles to d->nbd's export until n or the server refuses. */

@@ -45,14 +45,6 @@ unsigned kvmon_pool_size(void)
 	return v > KVMON_NBD_MAXCONN ? KVMON_NBD_MAXCONN : (unsigned)v;
 }
 
-static int pool_nbd_fail(const char *what)
-{
-	int err = nbd_get_errno();
-
-	return kvmon_set_error(err ? err : EIO, "%s: %s", what,
-			       nbd_get_error() ? nbd_get_error() : "NBD error");
-}
-
 /* A server at its connection limit stops accepting: a new connection then
  * waits in the listen backlog with no handshake. Bounded waits instead. */
 #define PRIMARY_MS 30000 /* qemu-nbd starting on a loaded machine */
@@ -381,15 +373,8 @@ int kvmon_pool_open_image(struct kvmon_disk *d, const char *abs,
 				: "no connection");
 		goto out_sock;
 	}
-	{
-		int64_t sz = nbd_get_size(d->nbd);
-
-		if (sz < 0) {
-			pool_nbd_fail("NBD export size");
-			goto out_sock;
-		}
-		d->size = (uint64_t)sz;
-	}
+	if (kvmon_nbd_finish(d) < 0)
+		goto out_sock;
 	kvmon_pool_extend(d, n, sock, NULL);
 	rc = 0;
 out_sock:

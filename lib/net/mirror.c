@@ -404,22 +404,32 @@ int kvmon_mirror_close(struct kvmon_mirror *m)
 
 /* ------------------------------------------------------------ QMP attach */
 
-static struct json_object *socket_backend(const char *path)
+/* chardev-add {id, backend: {type, data}}; takes data over. */
+static int chardev_add(struct kvmon_qmp *q, const char *id, const char *type,
+		       struct json_object *data)
 {
-	struct json_object *addr = json_object_new_object(), *ad = json_object_new_object();
-	struct json_object *data = json_object_new_object(), *be = json_object_new_object();
+	struct json_object *be = json_object_new_object(), *a = json_object_new_object();
 
-	json_object_object_add(ad, "path", json_object_new_string(path));
-	json_object_object_add(addr, "type", json_object_new_string("unix"));
-	json_object_object_add(addr, "data", ad);
+	json_object_object_add(be, "type", json_object_new_string(type));
+	json_object_object_add(be, "data", data);
+	json_object_object_add(a, "id", json_object_new_string(id));
+	json_object_object_add(a, "backend", be);
+	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
+
+	json_object_put(a); /* the caller keeps ownership of QMP arguments */
+	return rc;
+}
+
+/* A socket chardev's data, client side of addr {type, data}. */
+static struct json_object *socket_data(const char *addr_type, struct json_object *addr_data)
+{
+	struct json_object *addr = json_object_new_object(), *data = json_object_new_object();
+
+	json_object_object_add(addr, "type", json_object_new_string(addr_type));
+	json_object_object_add(addr, "data", addr_data);
 	json_object_object_add(data, "addr", addr);
 	json_object_object_add(data, "server", json_object_new_boolean(0));
-	/* Reconnect: if the receiver drops a desynchronised stream, QEMU
-	 * comes back on its own; while unconnected it drops, never blocks. */
-	json_object_object_add(data, "reconnect", json_object_new_int(1));
-	json_object_object_add(be, "type", json_object_new_string("socket"));
-	json_object_object_add(be, "data", data);
-	return be;
+	return data;
 }
 
 /*
@@ -531,14 +541,14 @@ static struct kvmon_mirror *mirror_on_fd(struct kvmon_qmp *q, size_t ring_bytes,
  * getfd and becomes the chardev (addr type "fd"). We size that end's send
  * buffer (QEMU would otherwise get the 208 KiB default on a socket it
  * creates itself), so QEMU's synchronous writes do not stall on a full
- * socket while the receiver sleeps between batches. -1 (nothing left in
+ * socket while the receiver sleeps between batches. NULL (nothing left in
  * QEMU) if any step fails; the caller then uses a listening socket.
  */
 static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 				      const char *chardev_id)
 {
 	int sv[2], sz = SNDBUF_BYTES;
-	struct json_object *a, *addr, *data, *be, *fdd;
+	struct json_object *fdd;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return NULL;
@@ -554,22 +564,7 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 	close(sv[1]); /* QEMU has its own copy now */
 	fdd = json_object_new_object();
 	json_object_object_add(fdd, "str", json_object_new_string(chardev_id));
-	addr = json_object_new_object();
-	json_object_object_add(addr, "type", json_object_new_string("fd"));
-	json_object_object_add(addr, "data", fdd);
-	data = json_object_new_object();
-	json_object_object_add(data, "addr", addr);
-	json_object_object_add(data, "server", json_object_new_boolean(0));
-	be = json_object_new_object();
-	json_object_object_add(be, "type", json_object_new_string("socket"));
-	json_object_object_add(be, "data", data);
-	a = json_object_new_object();
-	json_object_object_add(a, "id", json_object_new_string(chardev_id));
-	json_object_object_add(a, "backend", be);
-	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
-
-	json_object_put(a);
-	if (rc < 0) {
+	if (chardev_add(q, chardev_id, "socket", socket_data("fd", fdd)) < 0) {
 		struct json_object *c = json_object_new_object();
 
 		json_object_object_add(c, "fdname", json_object_new_string(chardev_id));
@@ -594,7 +589,7 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 					const char *chardev_id)
 {
-	struct json_object *a, *data, *be, *ret = NULL, *v;
+	struct json_object *a, *data, *ret = NULL, *v;
 	char path[64];
 	int p[2];
 	int64_t fdset = -1;
@@ -623,14 +618,7 @@ static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 	data = json_object_new_object();
 	json_object_object_add(data, "out", json_object_new_string(path));
 	json_object_object_add(data, "append", json_object_new_boolean(1));
-	be = json_object_new_object();
-	json_object_object_add(be, "type", json_object_new_string("file"));
-	json_object_object_add(be, "data", data);
-	a = json_object_new_object();
-	json_object_object_add(a, "id", json_object_new_string(chardev_id));
-	json_object_object_add(a, "backend", be);
-	rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
-	json_object_put(a);
+	rc = chardev_add(q, chardev_id, "file", data);
 	/* The chardev holds a duplicate; the set's own copy goes either way. */
 	a = json_object_new_object();
 	json_object_object_add(a, "fdset-id", json_object_new_int64(fdset));
@@ -651,7 +639,7 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 	char dir[PATH_MAX], path[PATH_MAX];
 	const char *qmp_path = kvmon_vm_path(vm, "qmp");
 	struct kvmon_mirror *m;
-	struct json_object *a;
+	struct json_object *ad, *data;
 
 	/* A private 0700 dir next to the VM's QMP socket when it fits the
 	 * 108-byte sun_path limit, else in /tmp. */
@@ -682,13 +670,13 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 		return NULL;
 	}
 	snprintf(m->dir, sizeof(m->dir), "%s", dir);
-	a = json_object_new_object();
-	json_object_object_add(a, "id", json_object_new_string(chardev_id));
-	json_object_object_add(a, "backend", socket_backend(path));
-	int rc = kvmon_qmp_call(q, "chardev-add", a, NULL);
-
-	json_object_put(a);
-	if (rc < 0) {
+	ad = json_object_new_object();
+	json_object_object_add(ad, "path", json_object_new_string(path));
+	data = socket_data("unix", ad);
+	/* Reconnect: if the receiver drops a desynchronised stream, QEMU
+	 * comes back on its own; while unconnected it drops, never blocks. */
+	json_object_object_add(data, "reconnect", json_object_new_int(1));
+	if (chardev_add(q, chardev_id, "socket", data) < 0) {
 		kvmon_error_prefix("chardev-add");
 		kvmon_mirror_close(m);
 		return NULL;
@@ -796,14 +784,13 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	/* Without a QMP path (a VM reached through an inherited descriptor)
 	 * or with KVMON_MIRROR_REAPER=0, a killed receiver's filter stays
 	 * until the next attach. */
-	const char *rp = getenv("KVMON_MIRROR_REAPER");
-
-	if ((!rp || strcmp(rp, "0")) &&
-	    kvmon_reaper_start(&m->reaper, kvmon_vm_path(vm, "qmp"), m->cfd,
-			       m->filter_id, m->chardev_id) == 0)
-		m->reaper_on = true;
-	else
-		kvmon_log(KVMON_LOG_DEBUG, "mirror: %s", kvmon_get_error());
+	if (kvmon_env_flag("KVMON_MIRROR_REAPER", true)) {
+		if (kvmon_reaper_start(&m->reaper, kvmon_vm_path(vm, "qmp"), m->cfd,
+				       m->filter_id, m->chardev_id) == 0)
+			m->reaper_on = true;
+		else
+			kvmon_log(KVMON_LOG_DEBUG, "mirror: %s", kvmon_get_error());
+	}
 	return m;
 fail:
 	kvmon_mirror_close(m);
