@@ -40,8 +40,18 @@ struct match_db {
 	unsigned flow_bits;       /* of the current packet */
 	uint32_t *found, *found2; /* rules matched by one pass */
 	uint32_t *mark, stamp;    /* per-rule set membership, by stamp */
-	uint8_t *sbuf;            /* tail + payload */
+	uint8_t *sbuf;            /* tail + payload, HS_SLACK spare */
+	uint8_t *pbuf;            /* one payload, HS_SLACK spare */
 };
+
+/*
+ * Readable bytes after every buffer handed to hs_scan. Debian's
+ * Hyperscan 5.4 reads past the end of the data in its AVX512VBMI
+ * literal matcher (fat Teddy: 64-byte loads), which faults when a
+ * caller's frame ends at a page boundary, so payloads are scanned
+ * from our own buffers with this much to spare.
+ */
+#define HS_SLACK 256u
 
 void match_free(struct match_db *m)
 {
@@ -62,6 +72,7 @@ void match_free(struct match_db *m)
 	free(m->found2);
 	free(m->mark);
 	free(m->sbuf);
+	free(m->pbuf);
 	free(m);
 }
 
@@ -128,8 +139,9 @@ int match_compile(struct kvmon_rules *r)
 	m->found = calloc(r->n + 1, sizeof(uint32_t));
 	m->found2 = calloc(r->n + 1, sizeof(uint32_t));
 	m->mark = calloc(r->n + 1, sizeof(uint32_t));
-	m->sbuf = malloc(STREAM_TAIL + KVMON_NET_MAX_FRAME);
-	if (!m->fs || !m->found || !m->found2 || !m->mark || !m->sbuf) {
+	m->sbuf = calloc(1, STREAM_TAIL + KVMON_NET_MAX_FRAME + HS_SLACK);
+	m->pbuf = calloc(1, KVMON_NET_MAX_FRAME + HS_SLACK);
+	if (!m->fs || !m->found || !m->found2 || !m->mark || !m->sbuf || !m->pbuf) {
 		kvmon_set_error(ENOMEM, "out of memory");
 		goto out;
 	}
@@ -415,8 +427,12 @@ int kvmon_rules_match(struct kvmon_rules *r, const uint8_t *frame, size_t len,
 
 	if (kvmon_pkt_parse(frame, len, &k) < 0 || !k.ip_version)
 		return 0; /* malformed or not IP: nothing to match (counted by flows) */
+	if (k.payload_len > KVMON_NET_MAX_FRAME)
+		return 0; /* IP lengths are 16-bit: cannot happen, keeps the copies bounded */
 	m->flow_bits = flowstate_update(m->fs, &k);
-	np = match_payload(r, &k, k.payload, k.payload_len, m->found);
+	if (k.payload_len)
+		memcpy(m->pbuf, k.payload, k.payload_len);
+	np = match_payload(r, &k, m->pbuf, k.payload_len, m->found);
 	if (np < 0)
 		return -1;
 	for (long i = 0; i < np; i++)

@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const uint8_t A[4] = { 10, 0, 2, 15 }, B[4] = { 10, 0, 2, 2 };
 
@@ -267,6 +270,90 @@ static void stream_view(void)
 	kvmon_rules_free(r);
 }
 
+/* A frame the caller keeps right before an unmapped page: the matcher must
+ * not read past its end (Hyperscan's AVX512VBMI literal matcher does when
+ * handed such a buffer directly). Frame from a fuzzing run that faulted. */
+static const uint8_t page_end_frame[] = {
+	0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x52, 0x55, 0x0a, 0x00, 0x02, 0x02, 0x86, 0xdd,
+	0x60, 0x00, 0x00, 0x00, 0x00, 0x4a, 0x40, 0x00, 0x02, 0xf1, 0x00, 0x02, 0x02, 0x0a,
+	0x00, 0x02, 0x0f, 0x9c, 0x40, 0x00, 0x50, 0x25, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	0x00, 0x01, 0x00, 0x27, 0x00, 0x00, 0x6d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2b,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3c, 0x00, 0x40, 0x00, 0x01, 0x00, 0x00,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5f, 0x00, 0x00, 0x2b,
+	0x00, 0x02, 0x00, 0x00, 0x00, 0x03, 0xea, 0x00, 0x00, 0x55, 0x18, 0x00, 0x00, 0x00,
+	0x00, 0x2d, 0x00, 0x00, 0x45, 0x54, 0x20, 0x00, 0x00, 0x00, 0x54, 0x20, 0x2f, 0x7f,
+	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x47, 0x78, 0x20, 0x65, 0x76, 0x2f, 0x69,
+	0x6c, 0x78,
+};
+
+static int scan_at_page_end(struct kvmon_rules *r, uint8_t *page_end)
+{
+	struct hits h;
+	uint8_t f[1600];
+	static const char *words[] = { "bat", "CAT", "mat", "qqevil" };
+
+	for (size_t cut = sizeof(page_end_frame); cut > 0; cut--) {
+		memcpy(page_end - cut, page_end_frame, cut);
+		if (kvmon_rules_match(r, page_end - cut, cut, on_hit, &h) < 0)
+			return 1;
+	}
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		for (size_t pad = 0; pad < 80; pad++) {
+			char pl[128];
+			size_t n;
+
+			memset(pl, 'q', pad);
+			memcpy(pl + pad, words[w], strlen(words[w]));
+			n = tp_build(f, 6, A, 4000, B, 80, pl, pad + strlen(words[w]));
+			memcpy(page_end - n, f, n);
+			memset(&h, 0, sizeof(h));
+			if (kvmon_rules_match(r, page_end - n, n, on_hit, &h) < 1)
+				return 2;
+		}
+	}
+	return 0;
+}
+
+static void page_end(void)
+{
+	struct kvmon_rules *r = load(
+		"alert tcp any any -> any 80 (msg:\"a\"; content:\"GET /\"; depth:5; sid:1;)\n"
+		"alert udp any any <> 10.0.0.0/8 53 (msg:\"b\"; content:\"|00 01|\"; sid:2;)\n"
+		"alert ip any any -> any any (msg:\"c\"; content:\"evil\"; nocase; offset:2; sid:3;)\n"
+		"alert tcp [10.0.0.0/8,!10.0.0.1] ![22,23] -> any any (msg:\"e\"; "
+		"flow:to_server,established; content:\"A\"; content:\"B\"; distance:0; within:8; "
+		"content:!\"C\"; sid:5;)\n"
+		"alert ip any any -> any any (msg:\"f\"; pcre:\"/(a|b)+c{2,}/i\"; content:\"x\"; "
+		"pcre:!\"/^y/R\"; sid:6;)\n"
+		"alert tcp any any -> any any (msg:\"w1\"; content:\"bat\"; sid:11;)\n"
+		"alert tcp any any -> any any (msg:\"w2\"; content:\"cat\"; nocase; sid:12;)\n"
+		"alert tcp any any -> any any (msg:\"w3\"; content:\"mat\"; sid:13;)\n");
+	long pg = sysconf(_SC_PAGESIZE);
+	uint8_t *map;
+	pid_t pid;
+	int st = -1;
+
+	ok(r != NULL, "page-end rules parse");
+	if (!r)
+		return;
+	map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ok(map != MAP_FAILED && mprotect(map + pg, (size_t)pg, PROT_NONE) == 0,
+	   "a page followed by an unmapped one");
+	if (map == MAP_FAILED) {
+		kvmon_rules_free(r);
+		return;
+	}
+	pid = fork(); /* a fault must fail this check, not end the test */
+	if (pid == 0)
+		_exit(scan_at_page_end(r, map + pg));
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	ok(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	   "frames ending at an unmapped page: matched, nothing read past them (status %d)", st);
+	munmap(map, (size_t)pg * 2);
+	kvmon_rules_free(r);
+}
+
 int main(void)
 {
 	struct hits h;
@@ -367,5 +454,6 @@ int main(void)
 	lists_and_vars();
 	flow_option();
 	stream_view();
+	page_end();
 	return tap_done();
 }
