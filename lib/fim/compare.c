@@ -51,7 +51,9 @@ static void pair(struct json_object *attrs, const char *name,
 	json_object_object_add(attrs, name, p);
 }
 
-/* Which attributes differ (compared where both sides recorded them). */
+/* Which attributes differ (compared where both sides recorded them);
+ * with j, each as {old, new} in j (without, no JSON is built: nearly
+ * every pair of a check is equal). */
 static unsigned diff(const struct fim_entry *a, const struct fim_entry *b,
 		     struct json_object *j)
 {
@@ -61,7 +63,8 @@ static unsigned diff(const struct fim_entry *a, const struct fim_entry *b,
 #define CHK(bit, cond, name, ov, nv)                  \
 	if ((both & (bit)) && (cond)) {               \
 		d |= (bit);                           \
-		pair(j, name, ov, nv);                \
+		if (j)                                \
+			pair(j, name, ov, nv);        \
 	}
 	CHK(KVMON_FIM_TYPE, (a->mode & S_IFMT) != (b->mode & S_IFMT), "type",
 	    json_object_new_string(kvmon_fs_type_name(a->mode)),
@@ -96,8 +99,9 @@ static unsigned diff(const struct fim_entry *a, const struct fim_entry *b,
 	/* A file that could not be read, or can again, is a change too. */
 	if (a->hash_err != b->hash_err) {
 		d |= KVMON_FIM_SHA256;
-		pair(j, "read_error", json_object_new_string(strerror(a->hash_err)),
-		     json_object_new_string(strerror(b->hash_err)));
+		if (j)
+			pair(j, "read_error", json_object_new_string(strerror(a->hash_err)),
+			     json_object_new_string(strerror(b->hash_err)));
 	}
 	return d;
 }
@@ -141,13 +145,13 @@ int kvmon_fim_compare(const struct kvmon_fim_db *base,
 			rc = emit(fn, opaque, now->e[j].path, KVMON_FIM_ADDED, 0, NULL);
 			j++;
 		} else {
-			struct json_object *a = json_object_new_object();
-			unsigned d = diff(&base->e[i], &now->e[j], a);
+			if (diff(&base->e[i], &now->e[j], NULL)) {
+				struct json_object *a = json_object_new_object();
+				unsigned d = diff(&base->e[i], &now->e[j], a);
 
-			if (d)
-				rc = emit(fn, opaque, now->e[j].path, KVMON_FIM_CHANGED, d, a);
-			else
-				json_object_put(a);
+				rc = emit(fn, opaque, now->e[j].path,
+					  KVMON_FIM_CHANGED, d, a);
+			}
 			i++;
 			j++;
 		}

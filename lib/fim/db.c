@@ -90,6 +90,12 @@ void fim_db_sort(struct kvmon_fim_db *db)
 
 	if (!db->n)
 		return;
+	/* A walk often meets paths in order already (one pass, not n log n
+	 * string compares) */
+	for (i = 1; i < db->n && strcmp(db->e[i - 1].path, db->e[i].path) < 0; i++)
+		;
+	if (i == db->n)
+		return;
 	qsort(db->e, db->n, sizeof(*db->e), entry_cmp);
 	/* A hostile directory can hold one name twice: keep the first. */
 	for (i = 0; i < db->n; i++) {

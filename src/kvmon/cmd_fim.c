@@ -521,32 +521,66 @@ static int file_sha256(const char *path, char hex[65])
 	return rc;
 }
 
-/* The block map of base, if it is still the one the database names. */
-static struct kvmon_fsmap *load_map(struct fim_cli *f,
-				    const struct kvmon_fim_db *base,
-				    struct kvmon_fim_config *cfg)
+/* The block map a baseline names, read and checked against its SHA-256
+ * (on the baseline thread, so nothing is printed here). */
+struct map_pre {
+	bool tried, sha_ok;
+	struct kvmon_fsmap *map;
+	char err[512];
+};
+
+static void map_read(const struct kvmon_fim_db *base, struct map_pre *mp)
 {
 	const char *path = kvmon_fim_db_get_meta(base, "map");
 	const char *want = kvmon_fim_db_get_meta(base, "map_sha256");
-	const char *conf = kvmon_fim_db_get_meta(base, "config");
-	struct kvmon_fsmap *m;
 	char got[65];
 
-	if (!path || !want || !kvmon_fim_db_get_meta(base, "bitmap")) {
+	mp->tried = true;
+	if (!path || !want || file_sha256(path, got) < 0 || strcmp(got, want))
+		return;
+	mp->sha_ok = true;
+	mp->map = kvmon_fsmap_load(path);
+	if (!mp->map)
+		snprintf(mp->err, sizeof(mp->err), "%s", kvmon_get_error());
+}
+
+/* The block map of base, if it is still the one the database names
+ * (pre: read already, else read now); says why not. */
+static struct kvmon_fsmap *load_map(struct fim_cli *f,
+				    const struct kvmon_fim_db *base,
+				    struct kvmon_fim_config *cfg,
+				    struct map_pre *pre)
+{
+	const char *path = kvmon_fim_db_get_meta(base, "map");
+	const char *conf = kvmon_fim_db_get_meta(base, "config");
+	struct map_pre local = { 0 };
+	struct kvmon_fsmap *m;
+
+	if (!pre || !pre->tried) {
+		if (pre)
+			kvmon_fsmap_free(pre->map);
+		pre = &local;
+	}
+	if (!path || !kvmon_fim_db_get_meta(base, "map_sha256") ||
+	    !kvmon_fim_db_get_meta(base, "bitmap")) {
 		note(f, "the baseline has no dirty-bitmap marker: full check");
-		return NULL;
-	}
-	if (!conf || strcmp(conf, kvmon_fim_config_id(cfg))) {
+		m = NULL;
+	} else if (!conf || strcmp(conf, kvmon_fim_config_id(cfg))) {
 		note(f, "the rules changed since the baseline: full check");
-		return NULL;
+		m = NULL;
+	} else {
+		if (!pre->tried)
+			map_read(base, pre);
+		m = pre->map;
+		pre->map = NULL;
+		if (!pre->sha_ok)
+			note(f, "block map %s missing or not the baseline's: full "
+			     "check", path);
+		else if (!m)
+			note(f, "block map %s: %s: full check", path, pre->err);
 	}
-	if (file_sha256(path, got) < 0 || strcmp(got, want)) {
-		note(f, "block map %s missing or not the baseline's: full check", path);
-		return NULL;
-	}
-	m = kvmon_fsmap_load(path);
-	if (!m)
-		note(f, "block map %s: %s: full check", path, kvmon_get_error());
+	kvmon_fsmap_free(pre->map);
+	pre->map = NULL;
 	return m;
 }
 
@@ -580,48 +614,17 @@ static bool save_map(struct fim_cli *f, struct marker *m, struct kvmon_fim_db *n
 
 /* ------------------------------------------------------------ run */
 
-/* The block map loads (read, SHA-256, parse) while the snapshot is set
- * up: neither needs the other until the scan. */
-struct map_job {
-	struct fim_cli *f;
-	const struct kvmon_fim_db *base;
-	struct kvmon_fim_config *cfg;
-	struct kvmon_fsmap *map;
-	pthread_t th;
-	bool started;
-};
-
 struct plan {
 	struct marker track, since;
 	bool tracking, incremental;
 	struct kvmon_fsmap *map;
 	struct kvmon_fim_incr_stats st;
-	struct map_job mj;
 };
 
-static void *map_thread(void *arg)
-{
-	struct map_job *j = arg;
-
-	j->map = load_map(j->f, j->base, j->cfg);
-	return NULL;
-}
-
-/* The map, once loaded; without it the check is a full one (said). */
-static void map_wait(struct plan *p)
-{
-	if (!p->mj.started)
-		return;
-	pthread_join(p->mj.th, NULL);
-	p->mj.started = false;
-	p->map = p->mj.map;
-	if (!p->map)
-		p->incremental = false;
-}
-
+/* pre: the block map as the baseline thread read it (or NULL) */
 static void plan_marker(struct fim_cli *f, struct plan *p,
 			const struct kvmon_fim_db *base,
-			struct kvmon_fim_config *cfg)
+			struct kvmon_fim_config *cfg, struct map_pre *pre)
 {
 	bool vm = !f->cd.image;
 
@@ -629,19 +632,16 @@ static void plan_marker(struct fim_cli *f, struct plan *p,
 		note(f, "an image at rest has no dirty bitmap: full check");
 	if (f->incremental && vm &&
 	    marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since)) {
-		/* incremental unless the map turns out unusable (map_wait) */
-		p->incremental = true;
-		p->mj = (struct map_job){ .f = f, .base = base, .cfg = cfg };
-		if (pthread_create(&p->mj.th, NULL, map_thread, &p->mj) == 0) {
-			p->mj.started = true;
-		} else {
-			p->map = load_map(f, base, cfg);
-			p->incremental = p->map != NULL;
-		}
+		p->map = load_map(f, base, cfg, pre);
+		p->incremental = p->map != NULL;
 	} else if (f->incremental && vm) {
-		p->map = load_map(f, base, cfg); /* says why not */
+		p->map = load_map(f, base, cfg, pre); /* says why not */
 		kvmon_fsmap_free(p->map);
 		p->map = NULL;
+	}
+	if (pre) {
+		kvmon_fsmap_free(pre->map);
+		pre->map = NULL;
 	}
 	if (vm && f->cmd != FIM_CHECK && marker_next(base, &p->track) == 0)
 		p->tracking = true;
@@ -748,46 +748,102 @@ static void prefetch(const char *path)
 	close(fd);
 }
 
-static int run(struct fim_cli *f)
+/* check/update: the baseline (key, database with its MAC checked and
+ * every entry parsed, and for an incremental check the block map it
+ * names) loads on a thread started before the NBD library loads. A
+ * thread created while that library loads waits for the dynamic
+ * loader's lock until it is done (~40 ms with a cold page cache), so
+ * the database used to be parsed beside the snapshot set-up and the
+ * walk, on 2 cores with QEMU; now it is ready before the snapshot is
+ * opened. A failure is repeated on the main thread for its message. */
+struct base_job {
+	struct fim_cli *f;
+	unsigned char key[KVMON_FIM_KEY_LEN];
+	bool key_ok;
+	struct kvmon_fim_db *base;
+	struct map_pre map;
+	pthread_t th;
+	bool started;
+	int64_t db_at, map_at; /* KVMON_FIM_TIMING: when each was ready */
+};
+
+static void *base_thread(void *arg)
+{
+	struct base_job *j = arg;
+	struct marker m;
+
+	prefetch(j->f->db);
+	j->key_ok = kvmon_fim_key_load(j->f->key, false, j->key) == 0;
+	if (j->key_ok)
+		j->base = kvmon_fim_db_load(j->f->db, j->key, sizeof(j->key));
+	j->db_at = timing_t0 ? mono_us() : 0;
+	/* verified metadata only: the MAC was checked by the load */
+	if (j->base && j->f->incremental && !j->f->cd.image &&
+	    marker_parse(kvmon_fim_db_get_meta(j->base, "bitmap"), &m))
+		map_read(j->base, &j->map);
+	j->map_at = timing_t0 ? mono_us() : 0;
+	return NULL;
+}
+
+static void base_start(struct fim_cli *f, struct base_job *j)
+{
+	*j = (struct base_job){ .f = f };
+	if (f->cmd != FIM_INIT)
+		j->started = pthread_create(&j->th, NULL, base_thread, j) == 0;
+}
+
+/* Key and baseline into key/base, from the thread if it ran. */
+static int base_join(struct fim_cli *f, struct base_job *j,
+		     unsigned char key[KVMON_FIM_KEY_LEN],
+		     struct kvmon_fim_db **base)
+{
+	if (j->started) {
+		pthread_join(j->th, NULL);
+		j->started = false;
+		memcpy(key, j->key, KVMON_FIM_KEY_LEN);
+		OPENSSL_cleanse(j->key, sizeof(j->key));
+		*base = j->base;
+		j->base = NULL;
+		if (j->key_ok && *base)
+			return 0;
+	}
+	if (load_key(f, key) < 0)
+		return -1;
+	if (!*base && (f->cmd != FIM_INIT || f->force)) {
+		*base = kvmon_fim_db_load(f->db, key, KVMON_FIM_KEY_LEN);
+		if (!*base && f->cmd != FIM_INIT)
+			return cli_lib_fail(&f->c, "baseline database"), -1;
+	}
+	return 0;
+}
+
+static int run(struct fim_cli *f, struct base_job *bj)
 {
 	unsigned char key[KVMON_FIM_KEY_LEN];
 	struct kvmon_fim_config *cfg = NULL;
 	struct kvmon_fim_db *base = NULL, *now = NULL;
 	struct plan p = { 0 };
 	bool mapped = false;
-	int rc = EXIT_ERROR, opened;
+	int rc = EXIT_ERROR;
 
 	if (f->cmd == FIM_INIT && !f->force && access(f->db, F_OK) == 0)
 		return cli_fail(&f->c, "%s exists (--force replaces it)", f->db);
-	if (f->cmd != FIM_INIT)
-		prefetch(f->db);
 	cfg = kvmon_fim_config_load(f->config);
 	if (!cfg)
 		return cli_lib_fail(&f->c, "configuration");
 	timing("rules");
-	if (load_key(f, key) < 0)
+	if (base_join(f, bj, key, &base) < 0)
 		goto out;
-	if (f->cmd != FIM_INIT || f->force) {
-		/* MAC and metadata now; the entries parse while the disk opens */
-		base = kvmon_fim_db_load_bg(f->db, key, sizeof(key));
-		if (!base && f->cmd != FIM_INIT) {
-			rc = cli_lib_fail(&f->c, "baseline database");
-			goto out;
-		}
-	}
-	timing("key + database MAC");
-	plan_marker(f, &p, base, cfg);
+	timing("key + database");
+	if (timing_t0 && bj->db_at)
+		fprintf(stderr, "fim timing:   baseline thread: database at %.1f ms, "
+			"block map at %.1f ms\n", (double)(bj->db_at - timing_t0) / 1000,
+			(double)(bj->map_at - timing_t0) / 1000);
+	plan_marker(f, &p, base, cfg, &bj->map);
 	timing("plan");
-	opened = open_planned(f, &p);
-	map_wait(&p);
-	if (opened < 0)
+	if (open_planned(f, &p) < 0)
 		goto close;
-	timing("snapshot + fs open, map");
-	if (kvmon_fim_db_wait(base) < 0) {
-		cli_lib_fail(&f->c, "baseline database");
-		goto close;
-	}
-	timing("database entries");
+	timing("snapshot + fs open");
 	now = scan_planned(f, &p, base, cfg);
 	if (!now)
 		goto close;
@@ -833,6 +889,7 @@ out:
 int cmd_fim(int argc, char **argv)
 {
 	struct fim_cli f = { 0 };
+	struct base_job bj;
 	int rc;
 
 	if (getenv("KVMON_FIM_TIMING"))
@@ -841,7 +898,16 @@ int cmd_fim(int argc, char **argv)
 	rc = parse_args(&f, argc, argv);
 	if (rc)
 		return rc > 0 ? EXIT_OK : EXIT_ERROR;
-	/* the NBD client loads while the rules and the database do */
+	/* the baseline thread first: once the NBD client starts loading,
+	 * creating a thread waits for it (base_job) */
+	base_start(&f, &bj);
 	kvmon_disk_preload();
-	return run(&f);
+	rc = run(&f, &bj);
+	if (bj.started) { /* run() failed before joining it */
+		pthread_join(bj.th, NULL);
+		kvmon_fim_db_free(bj.base);
+		OPENSSL_cleanse(bj.key, sizeof(bj.key));
+	}
+	kvmon_fsmap_free(bj.map.map);
+	return rc;
 }
