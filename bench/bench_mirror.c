@@ -476,7 +476,7 @@ static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_
 	return t;
 }
 
-static void bench_guest(const char *root, int reps)
+static void bench_guest(const char *root, int reps, int mb)
 {
 	struct kvmon_vm *vm = tguest_start("nbench");
 	struct tctl *c;
@@ -496,8 +496,12 @@ static void bench_guest(const char *root, int reps)
 			tguest_stop(vm);
 		goto out;
 	}
-	tctl_run(c, "head -c 33554432 /dev/zero > /var/www/big.bin && chmod 644 /var/www/big.bin",
-		 &out, 60000);
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd),
+		 "head -c %ld /dev/zero > /var/www/big.bin && chmod 644 /var/www/big.bin",
+		 (long)mb << 20);
+	tctl_run(c, cmd, &out, 120000);
 	free(out);
 	int port = kvmon_vm_http_port(vm);
 
@@ -605,7 +609,7 @@ int main(int argc, char **argv)
 {
 	const char *root = tguest_root();
 	bool guest = true, others = true;
-	int reps = 11;
+	int reps = 11, mb = 32;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-guest"))
@@ -618,20 +622,24 @@ int main(int argc, char **argv)
 			setenv("KVMON_MIRROR_TRANSPORT", argv[++i], 1);
 		else if (!strcmp(argv[i], "--pairs") && i + 1 < argc)
 			reps = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--mb") && i + 1 < argc)
+			mb = atoi(argv[++i]);
 		else {
-			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--listen | --transport pipe|socketpair|listen]\n");
+			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--mb N] [--listen | --transport dump|pipe|socketpair|listen]\n");
 			return 2;
 		}
 	}
 	if (reps < 3 || reps > 101)
 		reps = 11;
+	if (mb < 1 || mb > 160) /* the guest has 256 MiB of RAM */
+		mb = 32;
 	mkdir(root, 0700);
 	if (others && bench_receiver(root) < 0)
 		return 1;
 	if (others)
 		bench_rules();
 	if (guest && tguest_available())
-		bench_guest(root, reps);
+		bench_guest(root, reps, mb);
 	else if (guest)
 		fprintf(stderr, "bench: bundled guest not built: guest part skipped\n");
 	return 0;

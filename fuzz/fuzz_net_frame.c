@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* libFuzzer: the filter-mirror stream (from QEMU, carrying guest frames),
- * fed in pieces whose sizes the input chooses, with and without vnet
- * headers; every delivered frame must be within the advertised bounds. */
+ * with and without vnet headers, and filter-dump's pcap stream, fed in
+ * pieces whose sizes the input chooses; every delivered frame must be
+ * within the advertised bounds. */
 #include "kvmon.h"
 
 #include <stdint.h>
@@ -24,7 +25,7 @@ static int on_frame(void *opaque, const uint8_t *f, size_t len)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct kvmon_framer *f[2];
+	static struct kvmon_framer *f[3];
 	struct kvmon_framer_stats st;
 
 	if (size < 2)
@@ -32,8 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!f[0]) {
 		f[0] = kvmon_framer_new(false);
 		f[1] = kvmon_framer_new(true);
+		f[2] = kvmon_framer_new_pcap();
 	}
-	struct kvmon_framer *fr = f[data[0] & 1];
+	struct kvmon_framer *fr = f[data[0] % 3];
 	size_t step = (size_t)data[1] + 1;
 
 	data += 2;

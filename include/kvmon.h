@@ -452,7 +452,8 @@ KVMON_API int kvmon_check(struct kvmon_kernel *k,
 /* Largest frame accepted on the mirror stream (vnet header included). */
 #define KVMON_NET_MAX_FRAME 65536u
 
-/* Incremental decoder of the filter-mirror stream (pure; fuzzed). */
+/* Incremental decoder of the filter-mirror or filter-dump stream (pure;
+ * fuzzed). */
 struct kvmon_framer;
 struct kvmon_framer_stats {
 	uint64_t frames;     /* complete frames delivered */
@@ -461,11 +462,14 @@ struct kvmon_framer_stats {
 	uint64_t oversize;   /* length > KVMON_NET_MAX_FRAME: stream desync */
 	uint64_t bad_vnet;   /* vnet header length > frame length */
 	uint64_t truncated;  /* stream ended inside a record */
+	uint64_t snapped;    /* pcap records cut by the writer's snap length */
 };
 /* One frame: data points into the decoder or receiver; valid during the
  * callback only (framer) or until the next call (mirror). */
 typedef int (*kvmon_frame_fn)(void *opaque, const uint8_t *frame, size_t len);
 KVMON_API struct kvmon_framer *kvmon_framer_new(bool vnet_hdr);
+/* Decoder of a pcap byte stream, as QEMU's filter-dump writes it. */
+KVMON_API struct kvmon_framer *kvmon_framer_new_pcap(void);
 KVMON_API void kvmon_framer_free(struct kvmon_framer *f);
 /*
  * Feed stream bytes; calls fn for each complete frame (a non-zero return
@@ -493,6 +497,8 @@ struct kvmon_mirror_stats {
 	uint64_t dropped;      /* frames dropped: ring full */
 	uint64_t connections;  /* sender connections accepted */
 	uint64_t rejected;     /* extra concurrent senders refused */
+	uint64_t ended;        /* QEMU closed a stream that cannot come back
+				  (pipe, socketpair, dump): nothing more will arrive */
 };
 struct kvmon_frame_info {
 	uint64_t ts_ns;   /* CLOCK_REALTIME when received */
@@ -503,19 +509,22 @@ KVMON_API struct kvmon_mirror *kvmon_mirror_listen(const char *socket_path,
 						   size_t ring_bytes,
 						   bool vnet_hdr);
 /*
- * Mirror a running VM's netdev (NULL = "net0") at run time: a pipe handed
- * to QEMU with QMP add-fd (file chardev), else a socketpair handed over
- * with getfd, else a private socket QEMU connects to
- * (KVMON_MIRROR_TRANSPORT=pipe|socketpair|listen picks the first to try),
- * then QMP chardev-add + object-add filter-mirror (queue=all). Frames are
- * copied only until kvmon_mirror_close().
+ * Mirror a running VM's netdev (NULL = "net0") at run time, both
+ * directions: QEMU's filter-dump writing pcap into a FIFO of ours (the
+ * cheapest for QEMU); else filter-mirror (queue=all) into a chardev: a pipe
+ * handed over with QMP add-fd (file chardev), else a socketpair handed
+ * over with getfd, else a private socket QEMU connects to
+ * (KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks the first to
+ * try). Frames are copied only until kvmon_mirror_close().
  */
 KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
 						   const char *netdev,
 						   size_t ring_bytes);
 /*
  * Next frame, copied into buf (cap >= KVMON_NET_MAX_FRAME is always
- * enough). 1 = frame, 0 = timeout, -1 = error. timeout_ms < 0 waits.
+ * enough). 1 = frame, 0 = timeout, -1 = error: EMSGSIZE (frame > cap,
+ * skipped), EPIPE (the stream ended for good and every frame was read).
+ * timeout_ms < 0 waits.
  */
 KVMON_API int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
 				struct kvmon_frame_info *info, int timeout_ms);

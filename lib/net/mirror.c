@@ -117,6 +117,10 @@ static void close_conn(struct kvmon_mirror *m)
 	pthread_mutex_lock(&m->lock);
 	kvmon_framer_reset(m->framer);
 	kvmon_framer_stats(m->framer, &m->fst);
+	if (m->lfd < 0) { /* a handed-over descriptor: no sender can come back */
+		m->st.ended++;
+		pthread_cond_broadcast(&m->cond);
+	}
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -192,7 +196,7 @@ static void *rx_thread(void *arg)
 }
 
 /* The receiver without a transport yet: ring, framer, wake-up fd. */
-static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr)
+static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr, bool pcap)
 {
 	struct kvmon_mirror *m;
 
@@ -217,7 +221,7 @@ static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr)
 	pthread_cond_init(&m->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	m->ring = malloc(m->cap);
-	m->framer = kvmon_framer_new(vnet_hdr);
+	m->framer = pcap ? kvmon_framer_new_pcap() : kvmon_framer_new(vnet_hdr);
 	m->wakefd = eventfd(0, EFD_CLOEXEC);
 	if (!m->ring || !m->framer || m->wakefd < 0) {
 		kvmon_set_error(ENOMEM, "out of memory");
@@ -245,7 +249,7 @@ struct kvmon_mirror *kvmon_mirror_listen(const char *path, size_t ring_bytes,
 		kvmon_set_error(ENAMETOOLONG, "mirror socket path too long");
 		return NULL;
 	}
-	if (!(m = mirror_new(ring_bytes, vnet_hdr)))
+	if (!(m = mirror_new(ring_bytes, vnet_hdr, false)))
 		return NULL;
 	snprintf(m->path, sizeof(m->path), "%s", path);
 	memcpy(sa.sun_path, path, strlen(path));
@@ -308,6 +312,10 @@ int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
 			memcpy(buf, m->ring + pos + REC_HDR, len);
 			m->tail += rec_size(len);
 			rc = 1;
+			break;
+		}
+		if (m->st.ended) {
+			rc = kvmon_set_error(EPIPE, "the mirror stream ended (QEMU closed it)");
 			break;
 		}
 		if (timeout_ms == 0)
@@ -512,24 +520,38 @@ static void remove_stale_dirs(void)
 	closedir(d);
 }
 
-/* The receiver on our end (fd) of a chardev QEMU already has; on failure
- * the chardev is removed again and fd closed. */
+/* The receiver on our end (fd) of a chardev (or, for pcap, a filter-dump)
+ * QEMU already has; on failure that object is removed again and fd
+ * closed. */
 static struct kvmon_mirror *mirror_on_fd(struct kvmon_qmp *q, size_t ring_bytes,
-					 const char *chardev_id, int fd)
+					 const char *qemu_id, int fd, bool pcap)
 {
-	struct kvmon_mirror *m = mirror_new(ring_bytes, false);
+	struct kvmon_mirror *m = mirror_new(ring_bytes, false, pcap);
+	const char *cmd = pcap ? "object-del" : "chardev-remove";
+	uint8_t hdr[24];
 
+	/* QEMU wrote the pcap file header when it opened the FIFO: without
+	 * it, whatever it opened is not our FIFO. */
+	if (m && pcap && (read(fd, hdr, sizeof(hdr)) != (ssize_t)sizeof(hdr) ||
+			  kvmon_framer_feed(m->framer, hdr, sizeof(hdr), ring_push, m) < 0)) {
+		kvmon_set_error(EPROTO, "filter-dump: no pcap header on the FIFO");
+		kvmon_mirror_close(m);
+		m = NULL;
+	}
 	if (!m) {
 		close(fd);
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
+		qmp_del_q(q, cmd, "id", qemu_id);
 		return NULL;
 	}
 	m->cfd = fd;
 	m->st.connections = 1;
-	m->chardev_added = true;
+	if (pcap)
+		m->filter_added = true;
+	else
+		m->chardev_added = true;
 	if (mirror_start(m) < 0) {
-		qmp_del_q(q, "chardev-remove", "id", chardev_id);
-		m->chardev_added = false;
+		qmp_del_q(q, cmd, "id", qemu_id);
+		m->chardev_added = m->filter_added = false;
 		kvmon_mirror_close(m);
 		return NULL;
 	}
@@ -573,35 +595,29 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 		close(sv[0]);
 		return NULL;
 	}
-	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0]);
+	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0], false);
 }
 
 /*
- * Fastest transport: a pipe. filter-mirror makes two synchronous writes per
- * frame in QEMU's main loop; into a pipe each costs about half of a unix
- * socket send (no socket buffer allocated per write,
- * bench/bench_mirror_write.c). QEMU writes a pipe only through the `file`
- * chardev, so the write end goes over with add-fd and the chardev opens
- * /dev/fdset/N. append=true matters: without it QEMU truncates what it
- * opens, which a pipe refuses (EINVAL). NULL, nothing left in QEMU, if any
- * step fails; the caller then tries the socketpair.
+ * A pipe whose write end goes to QEMU with QMP add-fd, for an object that
+ * opens /dev/fdset/N. The read end to *rfd; -1 (nothing in QEMU) on
+ * failure. The caller removes the fd set once the object holds its
+ * duplicate (fdset_remove).
  */
-static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
-					const char *chardev_id)
+static int64_t pipe_to_fdset(struct kvmon_qmp *q, const char *opaque, int *rfd)
 {
-	struct json_object *a, *data, *ret = NULL, *v;
-	char path[64];
+	struct json_object *a, *ret = NULL, *v;
 	int p[2];
 	int64_t fdset = -1;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
-		return NULL;
+		return -1;
 	/* Bursts must land in the pipe while the receiver sleeps between
 	 * batches; above pipe-max-size only with CAP_SYS_RESOURCE. */
 	if (fcntl(p[1], F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
 		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
 	a = json_object_new_object();
-	json_object_object_add(a, "opaque", json_object_new_string(chardev_id));
+	json_object_object_add(a, "opaque", json_object_new_string(opaque));
 	int rc = kvmon_qmp_call_fd(q, "add-fd", a, p[1], &ret);
 
 	json_object_put(a);
@@ -612,23 +628,138 @@ static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 	json_object_put(ret);
 	if (fdset < 0) {
 		close(p[0]);
+		return -1;
+	}
+	*rfd = p[0];
+	return fdset;
+}
+
+/* The set's own copy goes; an object that opened it keeps its duplicate. */
+static void fdset_remove(struct kvmon_qmp *q, int64_t fdset)
+{
+	struct json_object *a = json_object_new_object();
+
+	json_object_object_add(a, "fdset-id", json_object_new_int64(fdset));
+	kvmon_qmp_call(q, "remove-fd", a, NULL);
+	json_object_put(a);
+}
+
+/* A private 0700 dir for a socket or FIFO QEMU opens: next to the VM's
+ * QMP socket (QEMU sees that dir) when a path in it fits the 108-byte
+ * sun_path limit, else in /tmp. */
+static int private_dir(struct kvmon_vm *vm, unsigned n, char *dir, size_t size)
+{
+	const char *qmp_path = kvmon_vm_path(vm, "qmp");
+
+	dir[0] = '\0';
+	if (qmp_path && strlen(qmp_path) < 60) {
+		snprintf(dir, size, "%s", qmp_path);
+		char *slash = strrchr(dir, '/');
+
+		if (slash)
+			snprintf(slash, size - (size_t)(slash - dir), "/mirror-%d-%u",
+				 (int)getpid(), n);
+		else
+			dir[0] = '\0';
+		if (dir[0] && mkdir(dir, 0700) < 0)
+			dir[0] = '\0';
+	}
+	if (!dir[0]) {
+		snprintf(dir, size, "/tmp/kvmon-mirror-%d-XXXXXX", (int)getpid());
+		if (!mkdtemp(dir))
+			return kvmon_set_error(errno, "mkdtemp: %s", strerror(errno));
+	}
+	return 0;
+}
+
+/*
+ * Cheapest source: QEMU's filter-dump writing pcap into a FIFO. Per frame
+ * it makes one writev() of record header + frame straight from the
+ * packet's iovec, where filter-mirror allocates a copy of the frame and
+ * makes two write()s through a chardev; that work is done under QEMU's
+ * big lock in the thread that also runs user networking, so it is what the
+ * guest's throughput pays (bench/bench_mirror.c).
+ *
+ * filter-dump opens a path with plain open(O_CREAT|O_TRUNC): no fd sets.
+ * So: a FIFO in a private 0700 dir, our read end open first (QEMU's open
+ * then does not block), unlinked with its dir as soon as QEMU has it. A
+ * QEMU that cannot see the dir (other mount namespace, confinement) fails
+ * to open it rather than creating a file, since only the last component
+ * is created; the pcap file header must then arrive before we use it.
+ * NULL, nothing left in QEMU, on any failure: the caller uses filter-mirror.
+ */
+static struct kvmon_mirror *attach_dump(struct kvmon_vm *vm, struct kvmon_qmp *q,
+					size_t ring_bytes, const char *netdev,
+					const char *filter_id, unsigned n)
+{
+	struct json_object *a;
+	char dir[PATH_MAX], path[PATH_MAX + 8];
+	int rfd = -1, rc = -1;
+
+	if (private_dir(vm, n, dir, sizeof(dir)) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/s", dir);
+	if (mkfifo(path, 0600) == 0)
+		rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (rfd >= 0) {
+		/* Bursts must land in the pipe while the receiver sleeps
+		 * between batches; above pipe-max-size only with
+		 * CAP_SYS_RESOURCE. */
+		if (fcntl(rfd, F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
+			fcntl(rfd, F_SETPIPE_SZ, 1 << 20);
+		a = json_object_new_object();
+		json_object_object_add(a, "qom-type", json_object_new_string("filter-dump"));
+		json_object_object_add(a, "id", json_object_new_string(filter_id));
+		json_object_object_add(a, "netdev", json_object_new_string(netdev));
+		json_object_object_add(a, "queue", json_object_new_string("all"));
+		json_object_object_add(a, "file", json_object_new_string(path));
+		json_object_object_add(a, "maxlen", json_object_new_int64(KVMON_NET_MAX_FRAME));
+		rc = kvmon_qmp_call(q, "object-add", a, NULL);
+		json_object_put(a);
+	}
+	unlink(path);
+	rmdir(dir);
+	if (rc < 0) {
+		kvmon_log(KVMON_LOG_DEBUG, "mirror: filter-dump: %s", kvmon_get_error());
+		if (rfd >= 0)
+			close(rfd);
 		return NULL;
 	}
+	return mirror_on_fd(q, ring_bytes, filter_id, rfd, true);
+}
+
+/*
+ * filter-mirror's cheapest transport: a pipe. filter-mirror makes two
+ * synchronous writes per frame in QEMU's main loop; into a pipe each costs
+ * about half of a unix socket send (no socket buffer allocated per write,
+ * bench/bench_mirror_write.c). QEMU writes a pipe only through the `file`
+ * chardev, so the write end goes over with add-fd and the chardev opens
+ * /dev/fdset/N. append=true matters: without it QEMU truncates what it
+ * opens, which a pipe refuses (EINVAL). NULL, nothing left in QEMU, if any
+ * step fails; the caller then tries the socketpair.
+ */
+static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
+					const char *chardev_id)
+{
+	struct json_object *data;
+	char path[64];
+	int rfd = -1;
+	int64_t fdset = pipe_to_fdset(q, chardev_id, &rfd);
+
+	if (fdset < 0)
+		return NULL;
 	snprintf(path, sizeof(path), "/dev/fdset/%lld", (long long)fdset);
 	data = json_object_new_object();
 	json_object_object_add(data, "out", json_object_new_string(path));
 	json_object_object_add(data, "append", json_object_new_boolean(1));
-	rc = chardev_add(q, chardev_id, "file", data);
-	/* The chardev holds a duplicate; the set's own copy goes either way. */
-	a = json_object_new_object();
-	json_object_object_add(a, "fdset-id", json_object_new_int64(fdset));
-	kvmon_qmp_call(q, "remove-fd", a, NULL);
-	json_object_put(a);
+	int rc = chardev_add(q, chardev_id, "file", data);
+
+	fdset_remove(q, fdset);
 	if (rc < 0) {
-		close(p[0]);
+		close(rfd);
 		return NULL;
 	}
-	return mirror_on_fd(q, ring_bytes, chardev_id, p[0]);
+	return mirror_on_fd(q, ring_bytes, chardev_id, rfd, false);
 }
 
 /* Fallback transport: QEMU connects to a socket we listen on. */
@@ -636,33 +767,12 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 					  size_t ring_bytes, const char *chardev_id,
 					  unsigned n)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
-	const char *qmp_path = kvmon_vm_path(vm, "qmp");
+	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct kvmon_mirror *m;
 	struct json_object *ad, *data;
 
-	/* A private 0700 dir next to the VM's QMP socket when it fits the
-	 * 108-byte sun_path limit, else in /tmp. */
-	dir[0] = '\0';
-	if (qmp_path && strlen(qmp_path) < 60) {
-		snprintf(dir, sizeof(dir), "%s", qmp_path);
-		char *slash = strrchr(dir, '/');
-
-		if (slash)
-			snprintf(slash, sizeof(dir) - (size_t)(slash - dir),
-				 "/mirror-%d-%u", (int)getpid(), n);
-		else
-			dir[0] = '\0';
-		if (dir[0] && mkdir(dir, 0700) < 0)
-			dir[0] = '\0';
-	}
-	if (!dir[0]) {
-		snprintf(dir, sizeof(dir), "/tmp/kvmon-mirror-%d-XXXXXX", (int)getpid());
-		if (!mkdtemp(dir)) {
-			kvmon_set_error(errno, "mkdtemp: %s", strerror(errno));
-			return NULL;
-		}
-	}
+	if (private_dir(vm, n, dir, sizeof(dir)) < 0)
+		return NULL;
 	snprintf(path, sizeof(path), "%s/s", dir);
 	m = kvmon_mirror_listen(path, ring_bytes, false);
 	if (!m) {
@@ -685,11 +795,11 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 	return m;
 }
 
-enum transport { T_PIPE, T_SOCKETPAIR, T_LISTEN };
+enum transport { T_DUMP, T_PIPE, T_SOCKETPAIR, T_LISTEN };
 
-/* KVMON_MIRROR_TRANSPORT=pipe|socketpair|listen picks where to start (tests,
- * bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the old
- * spelling of "listen". */
+/* KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks where to start
+ * (tests, bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the
+ * old spelling of "listen". */
 static enum transport transport_wanted(void)
 {
 	const char *t = getenv("KVMON_MIRROR_TRANSPORT");
@@ -698,7 +808,9 @@ static enum transport transport_wanted(void)
 		return T_LISTEN;
 	if (t && !strcmp(t, "socketpair"))
 		return T_SOCKETPAIR;
-	return T_PIPE;
+	if (t && !strcmp(t, "pipe"))
+		return T_PIPE;
+	return T_DUMP;
 }
 
 struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
@@ -706,7 +818,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 {
 	static atomic_uint seq;
 	unsigned n = atomic_fetch_add(&seq, 1);
-	char chardev_id[64];
+	char chardev_id[64], filter_id[64];
 	struct kvmon_mirror *m;
 	struct kvmon_qmp *q;
 	struct json_object *a;
@@ -719,8 +831,15 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	remove_stale(q);
 	remove_stale_dirs();
 	snprintf(chardev_id, sizeof(chardev_id), "kvmon-mirror-%d-%u", (int)getpid(), n);
+	snprintf(filter_id, sizeof(filter_id), "kvmon-mirrorf-%d-%u", (int)getpid(), n);
 	m = NULL;
 	switch (transport_wanted()) {
+	case T_DUMP:
+		if ((m = attach_dump(vm, q, ring_bytes, netdev, filter_id, n))) {
+			m->transport = "dump";
+			break;
+		}
+		/* fall through */
 	case T_PIPE:
 		if ((m = attach_pipe(q, ring_bytes, chardev_id))) {
 			m->transport = "pipe";
@@ -742,8 +861,9 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		return NULL;
 	m->vm = vm;
 	snprintf(m->chardev_id, sizeof(m->chardev_id), "%s", chardev_id);
-	snprintf(m->filter_id, sizeof(m->filter_id), "kvmon-mirrorf-%d-%u",
-		 (int)getpid(), n);
+	snprintf(m->filter_id, sizeof(m->filter_id), "%s", filter_id);
+	if (m->filter_added) /* filter-dump: no chardev, no filter-mirror */
+		goto attached;
 	a = json_object_new_object();
 	json_object_object_add(a, "qom-type", json_object_new_string("filter-mirror"));
 	json_object_object_add(a, "id", json_object_new_string(m->filter_id));
@@ -781,6 +901,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		kvmon_set_error(ETIMEDOUT, "QEMU did not connect to the mirror socket");
 		goto fail;
 	}
+attached:
 	/* Without a QMP path (a VM reached through an inherited descriptor)
 	 * or with KVMON_MIRROR_REAPER=0, a killed receiver's filter stays
 	 * until the next attach. */

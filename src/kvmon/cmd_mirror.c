@@ -324,6 +324,11 @@ int cmd_mirror(int argc, char **argv)
 			}
 			continue;
 		}
+		if (r < 0 && errno == EPIPE) { /* VM gone, or QEMU dropped the filter */
+			cli_lib_fail(&c, "mirror");
+			io_error = true;
+			break;
+		}
 		if (r < 0)
 			continue; /* EMSGSIZE cannot happen with this buffer */
 		frames++;

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -312,12 +313,18 @@ int main(void)
 	snprintf(chardev, sizeof(chardev), "%s", kvmon_mirror_id(m, "chardev"));
 	snprintf(filter, sizeof(filter), "%s", kvmon_mirror_id(m, "filter"));
 	ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", filter),
-	   "filter-mirror object %s exists", filter);
-	ok(!strcmp(kvmon_mirror_id(m, "transport"), "pipe"),
-	   "default transport is the pipe (add-fd + file chardev): %s",
+	   "filter object %s exists", filter);
+	ok(!strcmp(kvmon_mirror_id(m, "transport"), "dump"),
+	   "default transport is dump (filter-dump writing pcap into a FIFO): %s",
 	   kvmon_mirror_id(m, "transport"));
+	ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", "child<filter-dump>"),
+	   "... a filter-dump object");
+	ok(!qmp_lists(vm, "query-chardev", NULL, "kvmon-mirror"), "... and no chardev");
+	snprintf(cmd, sizeof(cmd), "ls -d $(dirname %s)/mirror-%d-* /tmp/kvmon-mirror-%d-* "
+		 "2>/dev/null | wc -l", kvmon_vm_path(vm, "qmp"), (int)getpid(), (int)getpid());
+	ok(sh_num(cmd) == 0, "the FIFO and its private directory are gone once QEMU has it open");
 	ok(!qmp_lists(vm, "query-fdsets", NULL, "\"fd\""),
-	   "no descriptor left in QEMU's fd sets (the chardev holds its own)");
+	   "no descriptor left in QEMU's fd sets");
 
 	/* ---- host -> guest HTTP download */
 	snprintf(path, sizeof(path), "/blob.bin?kvmon-mark-%d", (int)getpid());
@@ -441,7 +448,7 @@ int main(void)
 	/* ---- detach */
 	ok(kvmon_mirror_close(m) == 0, "mirror detached");
 	ok(!qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", filter),
-	   "filter-mirror object removed");
+	   "filter object removed");
 	ok(!qmp_lists(vm, "query-chardev", NULL, chardev), "chardev removed");
 	ok(!qmp_lists(vm, "query-fdsets", NULL, "fdset-id"), "its fd set is gone too");
 	ok(http_ok(port), "guest keeps working after detach");
@@ -457,6 +464,25 @@ int main(void)
 		ok(fr->n > 0, "frames flow again after re-attach (%zu)", fr->n);
 		frames_free(fr);
 		kvmon_mirror_close(m);
+	}
+	/* ---- QEMU drops the filter under us: the stream ends, and says so */
+	m = kvmon_mirror_attach(vm, NULL, 0);
+	if (m) {
+		char args[128];
+		uint8_t fb[KVMON_NET_MAX_FRAME];
+		struct kvmon_frame_info fi;
+		int r = 0;
+
+		snprintf(args, sizeof(args), "{\"id\":\"%s\"}", kvmon_mirror_id(m, "filter"));
+		ok(kvmon_qmp_execute(kvmon_vm_qmp(vm), "object-del", args, NULL) == 0,
+		   "filter deleted behind the mirror's back");
+		for (int i = 0; i < 40 && r >= 0; i++)
+			r = kvmon_mirror_next(m, fb, sizeof(fb), &fi, 100);
+		ok(r < 0 && errno == EPIPE,
+		   "kvmon_mirror_next: EPIPE once the stream ended (%s)", kvmon_get_error());
+		kvmon_mirror_stats(m, &st);
+		ok(st.ended == 1, "... counted as ended");
+		kvmon_mirror_close(m); /* its object-del fails: already gone */
 	}
 	m = kvmon_mirror_attach(vm, "no-such-netdev", 0);
 	ok(!m && strstr(kvmon_get_error(), "no-such-netdev"),
@@ -574,10 +600,11 @@ int main(void)
 		unlink(log);
 		unlink(sum);
 	}
-	/* ---- the other transports: socketpair (getfd), listening socket */
-	static const char *const transports[] = { "socketpair", "listen" };
+	/* ---- the other transports: filter-mirror into a pipe (add-fd), a
+	 * socketpair (getfd), a listening socket */
+	static const char *const transports[] = { "pipe", "socketpair", "listen" };
 
-	for (size_t t = 0; t < 2; t++) {
+	for (size_t t = 0; t < 3; t++) {
 		struct frames *f2 = calloc(1, sizeof(*f2));
 		const char *got;
 
@@ -587,9 +614,14 @@ int main(void)
 		got = m ? kvmon_mirror_id(m, "transport") : NULL;
 		ok(got && !strcmp(got, transports[t]), "%s transport attached (%s)",
 		   transports[t], got ? got : kvmon_get_error());
-		if (t == 1)
+		if (t == 2)
 			ok(m && kvmon_mirror_id(m, "socket") && kvmon_mirror_id(m, "socket")[0],
 			   "... with a socket path");
+		if (t == 0)
+			ok(m && qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}",
+					  "child<filter-mirror>") &&
+			   !qmp_lists(vm, "query-fdsets", NULL, "\"fd\""),
+			   "... a filter-mirror object, no descriptor left in QEMU's fd sets");
 		if (m && f2) {
 			ok(http_ok(port), "HTTP during mirroring over the %s", transports[t]);
 			collect(m, f2, 1500);
@@ -622,7 +654,7 @@ int main(void)
 			gone = !qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle);
 			kvmon_vm_disconnect(vm); /* leave QMP free for the reaper */
 		}
-		ok(gone, "the reaper removed the dead mirror's filter-mirror");
+		ok(gone, "the reaper removed the dead mirror's filter");
 		ok(!qmp_lists(vm, "query-chardev", NULL, cneedle), "... and its chardev");
 		kvmon_vm_disconnect(vm);
 		ok(http_ok(port) && http_ok(port), "guest network works after the kill");
@@ -641,7 +673,7 @@ int main(void)
 		ok(pid > 0 && kill((pid_t)pid, SIGKILL) == 0, "kvmon mirror (pid %ld, no reaper) killed", pid);
 		usleep(500000);
 		ok(qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", needle),
-		   "its filter-mirror is still in QEMU");
+		   "its filter is still in QEMU");
 		ok(http_ok(port) && http_ok(port),
 		   "guest network keeps working while the dead mirror's filter is in place");
 		m = kvmon_mirror_attach(vm, NULL, 0);

@@ -10,6 +10,7 @@
 #include "../tap.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,9 +240,126 @@ static void test_receiver(void)
 	   "bad socket path: clear error (%s)", kvmon_get_error());
 }
 
+/* A pcap file header and records as QEMU's filter-dump writes them (the
+ * writer's byte order); swap writes the other order. */
+static void put32(uint8_t *p, uint32_t v, bool swap)
+{
+	if (swap)
+		v = __builtin_bswap32(v);
+	memcpy(p, &v, 4);
+}
+
+static size_t pcap_hdr(uint8_t *out, uint32_t magic, uint32_t linktype, bool swap)
+{
+	memset(out, 0, 24);
+	put32(out, magic, swap);
+	out[4] = 2;
+	out[6] = 4;
+	put32(out + 16, 65536, swap);
+	put32(out + 20, linktype, swap);
+	return 24;
+}
+
+static size_t pcap_rec(uint8_t *out, const void *frame, uint32_t caplen, uint32_t len,
+		       bool swap)
+{
+	memset(out, 0, 8);
+	put32(out + 8, caplen, swap);
+	put32(out + 12, len, swap);
+	memcpy(out + 16, frame, caplen);
+	return 16 + caplen;
+}
+
+static void test_pcap_framer(void)
+{
+	uint8_t stream[4096], frame[100];
+	struct kvmon_framer_stats st;
+	struct kvmon_framer *f = kvmon_framer_new_pcap();
+	struct collect c = { 0 };
+	size_t len = 0;
+	bool all = true;
+
+	for (int i = 0; i < 100; i++)
+		frame[i] = (uint8_t)(100 - i);
+	len = pcap_hdr(stream, 0xa1b2c3d4u, 1, false);
+	for (int i = 1; i <= 10; i++)
+		len += pcap_rec(stream + len, frame, (uint32_t)(i * 10), (uint32_t)(i * 10), false);
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct collect d = { 0 };
+
+		kvmon_framer_reset(f); /* each pass is a new sender: header first */
+		kvmon_framer_feed(f, stream, cut, on_frame, &d);
+		kvmon_framer_feed(f, stream + cut, len - cut, on_frame, &d);
+		all &= d.n == 10 && d.total == 550 && d.last_len == 100 &&
+		       !memcmp(d.last, frame, 100);
+	}
+	ok(all, "pcap stream: every split gives the same 10 frames");
+	kvmon_framer_reset(f);
+	for (size_t i = 0; i < len; i++)
+		kvmon_framer_feed(f, stream + i, 1, on_frame, &c);
+	ok(c.n == 10 && c.total == 550, "pcap stream byte at a time: 10 frames, 550 bytes");
+	kvmon_framer_free(f);
+
+	/* the other byte order, and the nanosecond magic */
+	static const struct { uint32_t magic; bool swap; const char *what; } v[] = {
+		{ 0xa1b2c3d4u, true, "swapped byte order" },
+		{ 0xa1b23c4du, false, "nanosecond magic" },
+		{ 0xa1b23c4du, true, "nanosecond magic, swapped" },
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		f = kvmon_framer_new_pcap();
+		memset(&c, 0, sizeof(c));
+		len = pcap_hdr(stream, v[i].magic, 1, v[i].swap);
+		len += pcap_rec(stream + len, frame, 60, 60, v[i].swap);
+		ok(f && kvmon_framer_feed(f, stream, len, on_frame, &c) == 0 && c.n == 1 &&
+			   c.total == 60 && !memcmp(c.last, frame, 60), "pcap: %s", v[i].what);
+		kvmon_framer_free(f);
+	}
+	/* not pcap, not Ethernet */
+	f = kvmon_framer_new_pcap();
+	memset(&c, 0, sizeof(c));
+	memcpy(stream, "GET / HTTP/1.0\r\n\r\nxxxxxxxxxx", 24);
+	int rc = kvmon_framer_feed(f, stream, 24, on_frame, &c);
+	ok(rc == -1 && kvmon_get_errno() == EPROTO && strstr(kvmon_get_error(), "not a pcap"),
+	   "not a pcap stream: EPROTO (%s)", kvmon_get_error());
+	kvmon_framer_reset(f);
+	len = pcap_hdr(stream, 0xa1b2c3d4u, 113, false);
+	rc = kvmon_framer_feed(f, stream, len, on_frame, &c);
+	ok(rc == -1 && strstr(kvmon_get_error(), "link type 113"),
+	   "link type other than Ethernet: EPROTO (%s)", kvmon_get_error());
+	/* oversize caplen, zero caplen, snapped record */
+	kvmon_framer_reset(f);
+	len = pcap_hdr(stream, 0xa1b2c3d4u, 1, false);
+	len += pcap_rec(stream + len, frame, 0, 0, false);
+	len += pcap_rec(stream + len, frame, 40, 1500, false);
+	memset(&c, 0, sizeof(c));
+	rc = kvmon_framer_feed(f, stream, len, on_frame, &c);
+	kvmon_framer_stats(f, &st);
+	ok(rc == 0 && c.n == 1 && c.total == 40 && st.zero_len == 1 && st.snapped == 1,
+	   "caplen 0 skipped, caplen < len delivered and counted as snapped");
+	uint8_t big[16] = { 0 };
+
+	put32(big + 8, 65537, false);
+	put32(big + 12, 65537, false);
+	rc = kvmon_framer_feed(f, big, 16, on_frame, &c);
+	kvmon_framer_stats(f, &st);
+	ok(rc == -1 && st.oversize == 1 && strstr(kvmon_get_error(), "65537"),
+	   "caplen > 64 KiB: EPROTO, counted (%s)", kvmon_get_error());
+	/* a record cut by the end of the stream */
+	kvmon_framer_reset(f);
+	len = pcap_hdr(stream, 0xa1b2c3d4u, 1, false);
+	len += pcap_rec(stream + len, frame, 80, 80, false);
+	kvmon_framer_feed(f, stream, len - 10, on_frame, &c);
+	kvmon_framer_reset(f);
+	kvmon_framer_stats(f, &st);
+	ok(st.truncated == 1, "pcap record cut by the end of the stream counted");
+	kvmon_framer_free(f);
+}
+
 int main(void)
 {
 	test_framer();
+	test_pcap_framer();
 	test_receiver();
 	return tap_done();
 }
