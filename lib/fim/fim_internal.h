@@ -63,8 +63,11 @@ int fim_hash_all(struct kvmon_fs *fs, struct kvmon_fim_db *db,
 /* db.c: the entry for path, or NULL (binary search). */
 const struct fim_entry *fim_db_find(const struct kvmon_fim_db *db,
 				    const char *path);
-/* Serialise without/with the MAC line. */
+/* Serialise (version 2, binary) without/with the MAC. */
 char *fim_db_format(const struct kvmon_fim_db *db, const unsigned char *key,
 		    size_t keylen, size_t *len);
+/* The same as version 1 (text), which is still read: tests, fuzzer. */
+char *fim_db_format_v1(const struct kvmon_fim_db *db, const unsigned char *key,
+		       size_t keylen, size_t *len);
 
 #endif

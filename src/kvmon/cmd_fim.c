@@ -521,18 +521,16 @@ static int file_sha256(const char *path, char hex[65])
 	return rc;
 }
 
-/* The block map a baseline names, read and checked against its SHA-256
- * (on the baseline thread, so nothing is printed here). */
+/* The block map a baseline names (path, SHA-256 want), read and
+ * checked (on the baseline thread, so nothing is printed here). */
 struct map_pre {
 	bool tried, sha_ok;
 	struct kvmon_fsmap *map;
 	char err[512];
 };
 
-static void map_read(const struct kvmon_fim_db *base, struct map_pre *mp)
+static void map_read(const char *path, const char *want, struct map_pre *mp)
 {
-	const char *path = kvmon_fim_db_get_meta(base, "map");
-	const char *want = kvmon_fim_db_get_meta(base, "map_sha256");
 	char got[65];
 
 	mp->tried = true;
@@ -544,43 +542,44 @@ static void map_read(const struct kvmon_fim_db *base, struct map_pre *mp)
 		snprintf(mp->err, sizeof(mp->err), "%s", kvmon_get_error());
 }
 
+/* Can base's marker make this check incremental (the map still to be
+ * read)? Says why not. */
+static bool map_usable(struct fim_cli *f, const struct kvmon_fim_db *base,
+		       struct kvmon_fim_config *cfg)
+{
+	const char *conf = kvmon_fim_db_get_meta(base, "config");
+
+	if (!kvmon_fim_db_get_meta(base, "map") ||
+	    !kvmon_fim_db_get_meta(base, "map_sha256") ||
+	    !kvmon_fim_db_get_meta(base, "bitmap")) {
+		note(f, "the baseline has no dirty-bitmap marker: full check");
+		return false;
+	}
+	if (!conf || strcmp(conf, kvmon_fim_config_id(cfg))) {
+		note(f, "the rules changed since the baseline: full check");
+		return false;
+	}
+	return true;
+}
+
 /* The block map of base, if it is still the one the database names
- * (pre: read already, else read now); says why not. */
-static struct kvmon_fsmap *load_map(struct fim_cli *f,
+ * (pre: as read on the baseline thread, else read now); says why not. */
+static struct kvmon_fsmap *map_take(struct fim_cli *f,
 				    const struct kvmon_fim_db *base,
-				    struct kvmon_fim_config *cfg,
 				    struct map_pre *pre)
 {
 	const char *path = kvmon_fim_db_get_meta(base, "map");
-	const char *conf = kvmon_fim_db_get_meta(base, "config");
-	struct map_pre local = { 0 };
 	struct kvmon_fsmap *m;
 
-	if (!pre || !pre->tried) {
-		if (pre)
-			kvmon_fsmap_free(pre->map);
-		pre = &local;
-	}
-	if (!path || !kvmon_fim_db_get_meta(base, "map_sha256") ||
-	    !kvmon_fim_db_get_meta(base, "bitmap")) {
-		note(f, "the baseline has no dirty-bitmap marker: full check");
-		m = NULL;
-	} else if (!conf || strcmp(conf, kvmon_fim_config_id(cfg))) {
-		note(f, "the rules changed since the baseline: full check");
-		m = NULL;
-	} else {
-		if (!pre->tried)
-			map_read(base, pre);
-		m = pre->map;
-		pre->map = NULL;
-		if (!pre->sha_ok)
-			note(f, "block map %s missing or not the baseline's: full "
-			     "check", path);
-		else if (!m)
-			note(f, "block map %s: %s: full check", path, pre->err);
-	}
-	kvmon_fsmap_free(pre->map);
+	if (!pre->tried)
+		map_read(path, kvmon_fim_db_get_meta(base, "map_sha256"), pre);
+	m = pre->map;
 	pre->map = NULL;
+	if (!pre->sha_ok)
+		note(f, "block map %s missing or not the baseline's: full check",
+		     path);
+	else if (!m)
+		note(f, "block map %s: %s: full check", path, pre->err);
 	return m;
 }
 
@@ -621,28 +620,21 @@ struct plan {
 	struct kvmon_fim_incr_stats st;
 };
 
-/* pre: the block map as the baseline thread read it (or NULL) */
+/* Incremental if base names a marker and its map may be used (the map
+ * itself is taken after the snapshot opens: map_wait). */
 static void plan_marker(struct fim_cli *f, struct plan *p,
 			const struct kvmon_fim_db *base,
-			struct kvmon_fim_config *cfg, struct map_pre *pre)
+			struct kvmon_fim_config *cfg)
 {
 	bool vm = !f->cd.image;
 
 	if (f->incremental && !vm)
 		note(f, "an image at rest has no dirty bitmap: full check");
 	if (f->incremental && vm &&
-	    marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since)) {
-		p->map = load_map(f, base, cfg, pre);
-		p->incremental = p->map != NULL;
-	} else if (f->incremental && vm) {
-		p->map = load_map(f, base, cfg, pre); /* says why not */
-		kvmon_fsmap_free(p->map);
-		p->map = NULL;
-	}
-	if (pre) {
-		kvmon_fsmap_free(pre->map);
-		pre->map = NULL;
-	}
+	    marker_parse(kvmon_fim_db_get_meta(base, "bitmap"), &p->since))
+		p->incremental = map_usable(f, base, cfg);
+	else if (f->incremental && vm)
+		map_usable(f, base, cfg); /* says why not */
 	if (vm && f->cmd != FIM_CHECK && marker_next(base, &p->track) == 0)
 		p->tracking = true;
 }
@@ -749,19 +741,26 @@ static void prefetch(const char *path)
 }
 
 /* check/update: the baseline (key, database with its MAC checked and
- * every entry parsed, and for an incremental check the block map it
+ * every entry parsed, then for an incremental check the block map it
  * names) loads on a thread started before the NBD library loads. A
  * thread created while that library loads waits for the dynamic
  * loader's lock until it is done (~40 ms with a cold page cache), so
  * the database used to be parsed beside the snapshot set-up and the
  * walk, on 2 cores with QEMU; now it is ready before the snapshot is
- * opened. A failure is repeated on the main thread for its message. */
+ * opened, and the map while it is. A failure is repeated on the main
+ * thread for its message. */
 struct base_job {
 	struct fim_cli *f;
 	unsigned char key[KVMON_FIM_KEY_LEN];
 	bool key_ok;
 	struct kvmon_fim_db *base;
+	/* after db_done the thread touches only these (metadata values are
+	 * at most 1024 bytes) */
+	char map_path[1100], map_sha[1100];
 	struct map_pre map;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool db_done;
 	pthread_t th;
 	bool started;
 	int64_t db_at, map_at; /* KVMON_FIM_TIMING: when each was ready */
@@ -770,17 +769,32 @@ struct base_job {
 static void *base_thread(void *arg)
 {
 	struct base_job *j = arg;
+	const struct kvmon_fim_db *b;
+	bool want_map = false;
 	struct marker m;
 
 	prefetch(j->f->db);
 	j->key_ok = kvmon_fim_key_load(j->f->key, false, j->key) == 0;
 	if (j->key_ok)
 		j->base = kvmon_fim_db_load(j->f->db, j->key, sizeof(j->key));
-	j->db_at = timing_t0 ? mono_us() : 0;
+	b = j->base;
 	/* verified metadata only: the MAC was checked by the load */
-	if (j->base && j->f->incremental && !j->f->cd.image &&
-	    marker_parse(kvmon_fim_db_get_meta(j->base, "bitmap"), &m))
-		map_read(j->base, &j->map);
+	if (b && j->f->incremental && !j->f->cd.image &&
+	    marker_parse(kvmon_fim_db_get_meta(b, "bitmap"), &m) &&
+	    kvmon_fim_db_get_meta(b, "map") && kvmon_fim_db_get_meta(b, "map_sha256")) {
+		snprintf(j->map_path, sizeof(j->map_path), "%s",
+			 kvmon_fim_db_get_meta(b, "map"));
+		snprintf(j->map_sha, sizeof(j->map_sha), "%s",
+			 kvmon_fim_db_get_meta(b, "map_sha256"));
+		want_map = true;
+	}
+	j->db_at = timing_t0 ? mono_us() : 0;
+	pthread_mutex_lock(&j->lock);
+	j->db_done = true;
+	pthread_cond_signal(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	if (want_map)
+		map_read(j->map_path, j->map_sha, &j->map);
 	j->map_at = timing_t0 ? mono_us() : 0;
 	return NULL;
 }
@@ -788,8 +802,18 @@ static void *base_thread(void *arg)
 static void base_start(struct fim_cli *f, struct base_job *j)
 {
 	*j = (struct base_job){ .f = f };
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_cond_init(&j->cond, NULL);
 	if (f->cmd != FIM_INIT)
 		j->started = pthread_create(&j->th, NULL, base_thread, j) == 0;
+}
+
+/* The block map stage done (the thread ended). */
+static void base_end(struct base_job *j)
+{
+	if (j->started)
+		pthread_join(j->th, NULL);
+	j->started = false;
 }
 
 /* Key and baseline into key/base, from the thread if it ran. */
@@ -798,8 +822,10 @@ static int base_join(struct fim_cli *f, struct base_job *j,
 		     struct kvmon_fim_db **base)
 {
 	if (j->started) {
-		pthread_join(j->th, NULL);
-		j->started = false;
+		pthread_mutex_lock(&j->lock);
+		while (!j->db_done)
+			pthread_cond_wait(&j->cond, &j->lock);
+		pthread_mutex_unlock(&j->lock);
 		memcpy(key, j->key, KVMON_FIM_KEY_LEN);
 		OPENSSL_cleanse(j->key, sizeof(j->key));
 		*base = j->base;
@@ -815,6 +841,17 @@ static int base_join(struct fim_cli *f, struct base_job *j,
 			return cli_lib_fail(&f->c, "baseline database"), -1;
 	}
 	return 0;
+}
+
+/* After the snapshot opened: the map (or a full check, said). */
+static void map_wait(struct fim_cli *f, struct plan *p,
+		     const struct kvmon_fim_db *base, struct base_job *j)
+{
+	if (!p->incremental)
+		return;
+	base_end(j);
+	p->map = map_take(f, base, &j->map);
+	p->incremental = p->map != NULL;
 }
 
 static int run(struct fim_cli *f, struct base_job *bj)
@@ -835,15 +872,17 @@ static int run(struct fim_cli *f, struct base_job *bj)
 	if (base_join(f, bj, key, &base) < 0)
 		goto out;
 	timing("key + database");
-	if (timing_t0 && bj->db_at)
-		fprintf(stderr, "fim timing:   baseline thread: database at %.1f ms, "
-			"block map at %.1f ms\n", (double)(bj->db_at - timing_t0) / 1000,
-			(double)(bj->map_at - timing_t0) / 1000);
-	plan_marker(f, &p, base, cfg, &bj->map);
+	plan_marker(f, &p, base, cfg);
 	timing("plan");
 	if (open_planned(f, &p) < 0)
 		goto close;
 	timing("snapshot + fs open");
+	map_wait(f, &p, base, bj);
+	timing("block map");
+	if (timing_t0 && bj->db_at)
+		fprintf(stderr, "fim timing:   baseline thread: database at %.1f ms, "
+			"block map at %.1f ms\n", (double)(bj->db_at - timing_t0) / 1000,
+			(double)(bj->map_at - timing_t0) / 1000);
 	now = scan_planned(f, &p, base, cfg);
 	if (!now)
 		goto close;
@@ -903,11 +942,11 @@ int cmd_fim(int argc, char **argv)
 	base_start(&f, &bj);
 	kvmon_disk_preload();
 	rc = run(&f, &bj);
-	if (bj.started) { /* run() failed before joining it */
-		pthread_join(bj.th, NULL);
-		kvmon_fim_db_free(bj.base);
-		OPENSSL_cleanse(bj.key, sizeof(bj.key));
-	}
+	base_end(&bj); /* if run() did not wait for all of it */
+	kvmon_fim_db_free(bj.base);
+	OPENSSL_cleanse(bj.key, sizeof(bj.key));
 	kvmon_fsmap_free(bj.map.map);
+	pthread_mutex_destroy(&bj.lock);
+	pthread_cond_destroy(&bj.cond);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "../tap.h"
 #include "../support/tsh.h"
 #include "../support/tguest.h"
+#include "fim/fim_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,28 +72,59 @@ static int bitmaps(struct kvmon_vm *vm, const char *suffix)
 /* The marker bitmap the database names ("" if none). */
 static void db_marker(char *name, size_t size)
 {
-	char db[4200], line[512];
-	size_t o = 0;
-	FILE *f;
+	char db[4200], keyf[4200];
+	unsigned char key[32];
+	struct kvmon_fim_db *d = NULL;
+	const char *b;
 
 	*name = 0;
 	snprintf(db, sizeof(db), "%s/fim.db", dir);
-	f = fopen(db, "r");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "meta bitmap ", 12)) {
-			for (const char *p = line + 12; *p && *p != '\n' && o + 1 < size; p++) {
-				if (!strncmp(p, "%2D", 3)) {
-					name[o++] = '-';
-					p += 2;
-				} else {
-					name[o++] = *p;
-				}
-			}
-			name[o] = 0;
-		}
-	fclose(f);
+	snprintf(keyf, sizeof(keyf), "%s/fim.key", dir);
+	if (kvmon_fim_key_load(keyf, false, key) == 0)
+		d = kvmon_fim_db_load(db, key, sizeof(key));
+	b = kvmon_fim_db_get_meta(d, "bitmap");
+	if (b)
+		snprintf(name, size, "%s", b);
+	kvmon_fim_db_free(d);
+}
+
+/* Edit the database as someone without the key would: path's mode bits
+ * set to mode (or, with no path, metadata name set to value), the old
+ * MAC kept. 0 if the file changed. */
+static int db_edit(const char *path, uint32_t mode, const char *name,
+		   const char *value)
+{
+	char dbf[4200], keyf[4200], *old = NULL, *t = NULL;
+	unsigned char key[32];
+	struct kvmon_fim_db *d;
+	struct fim_entry *e;
+	size_t olen = 0, len;
+	int rc = -1;
+	FILE *f;
+
+	snprintf(dbf, sizeof(dbf), "%s/fim.db", dir);
+	snprintf(keyf, sizeof(keyf), "%s/fim.key", dir);
+	if (kvmon_fim_key_load(keyf, false, key) < 0 ||
+	    !(d = kvmon_fim_db_load(dbf, key, sizeof(key))))
+		return -1;
+	e = path ? (struct fim_entry *)fim_db_find(d, path) : NULL;
+	if (e)
+		e->mode = (e->mode & ~07777u) | mode;
+	if ((f = fopen(dbf, "rb"))) {
+		old = malloc(64 << 20);
+		olen = old ? fread(old, 1, 64 << 20, f) : 0;
+		fclose(f);
+	}
+	if (olen > 32 && (e || (name && !kvmon_fim_db_set_meta(d, name, value))) &&
+	    (t = fim_db_format(d, NULL, 0, &len)) && (f = fopen(dbf, "wb"))) {
+		fwrite(t, 1, len, f);
+		fwrite(old + olen - 32, 1, 32, f);
+		rc = fclose(f) == 0 && (len != olen - 32 || memcmp(t, old, len)) ? 0 : -1;
+	}
+	free(t);
+	free(old);
+	kvmon_fim_db_free(d);
+	return rc;
 }
 
 /* block-dirty-bitmap-add/remove on the guest's disk node, directly over
@@ -233,10 +265,10 @@ int main(void)
 			 "and x['details']['path'].startswith('/root/fim') for x in a), a\"",
 			 dir) == 0, "--alerts: 9 alerts in the kvmon watch format");
 
-	tsh("cp '%s/fim.db' '%s/fim.db.orig' && sed -i 's|^e /root/fim/meta.txt \\([0-9a-f]*\\) 100644|"
-	   "e /root/fim/meta.txt \\1 100600|' '%s/fim.db'", dir, dir, dir);
-	rc = tsh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir);
-	ok(rc == 1, "database edited (meta.txt's mode set to what the guest made it)");
+	tsh("cp '%s/fim.db' '%s/fim.db.orig'", dir, dir);
+	ok(db_edit("/root/fim/meta.txt", 0600, NULL, NULL) == 0,
+	   "database edited without the key (meta.txt's mode set to what the "
+	   "guest made it, old MAC)");
 	rc = tsh("%s check > /dev/null 2> '%s/tamper.err'", base, dir);
 	ok(rc == 2 && tsh("grep -q tampered '%s/tamper.err'", dir) == 0,
 	   "tampered database: exit 2, says so (exit %d)", rc);
@@ -249,10 +281,18 @@ int main(void)
 	   "tampered database, incremental: exit 2, says so, no finding (exit %d)", rc);
 	/* the header names the baseline's bitmap: a forged name must be
 	 * refused like any other edit, and leave nothing in QEMU */
-	tsh("cp '%s/fim.db.orig' '%s/fim.db' && sed -i "
-	    "'s|^meta bitmap \\(.*\\)g[0-9]*$|meta bitmap \\1g7|' '%s/fim.db'", dir, dir, dir);
-	ok(tsh("cmp -s '%s/fim.db' '%s/fim.db.orig'", dir, dir) == 1,
-	   "database header edited to name another bitmap");
+	tsh("cp '%s/fim.db.orig' '%s/fim.db'", dir, dir);
+	{
+		char forged[128];
+		size_t n;
+
+		db_marker(forged, sizeof(forged));
+		n = strlen(forged);
+		if (n > 1 && forged[n - 2] == 'g')
+			forged[n - 1] = '7';
+		ok(n > 1 && db_edit(NULL, 0, "bitmap", forged) == 0,
+		   "database header edited to name another bitmap (%s)", forged);
+	}
 	rc = tsh("%s check --incremental > '%s/tamper.out' 2> '%s/tamper.err'",
 		 base, dir, dir);
 	ok(rc == 2 && tsh("grep -q tampered '%s/tamper.err'", dir) == 0 &&

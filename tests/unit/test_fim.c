@@ -239,7 +239,8 @@ static char *file_text(const char *path, size_t *len)
 	return b;
 }
 
-/* Write body (without its MAC line) signed with key, as the saver does. */
+/* Write body (without its MAC) signed with key, as the saver does: v2
+ * (binary) ends in the 32 raw bytes, v1 (text) in a "mac HEX" line. */
 static void write_signed(const char *path, const char *body, size_t len,
 			 const unsigned char *key)
 {
@@ -251,11 +252,120 @@ static void write_signed(const char *path, const char *body, size_t len,
 	if (!o)
 		return;
 	fwrite(body, 1, len, o);
-	fputs("mac ", o);
-	for (unsigned i = 0; i < 32; i++)
-		fprintf(o, "%02x", m[i]);
-	fputc('\n', o);
+	if (len >= 12 && !memcmp(body, "kvmon-fim 2\n", 12)) {
+		fwrite(m, 1, 32, o);
+	} else {
+		fputs("mac ", o);
+		for (unsigned i = 0; i < 32; i++)
+			fprintf(o, "%02x", m[i]);
+		fputc('\n', o);
+	}
 	fclose(o);
+}
+
+/* The database as version 1 (text), signed, at path. */
+static void write_v1(const char *path, const struct kvmon_fim_db *db,
+		     const unsigned char *key)
+{
+	size_t len;
+	char *t = fim_db_format_v1(db, NULL, 0, &len);
+
+	if (t)
+		write_signed(path, t, len, key);
+	free(t);
+}
+
+/* Edit a database as someone without the key would: path's mode set to
+ * mode (or, with no path, metadata name set to value), the old MAC
+ * kept. 0 if the file changed. */
+static int db_edit(const char *dbf, const char *keyf, const char *path,
+		   uint32_t mode, const char *name, const char *value)
+{
+	unsigned char key[32];
+	struct kvmon_fim_db *db;
+	struct fim_entry *e;
+	size_t olen, len;
+	char *old, *t = NULL;
+	int rc = -1;
+	FILE *o;
+
+	if (kvmon_fim_key_load(keyf, false, key) < 0 ||
+	    !(db = kvmon_fim_db_load(dbf, key, 32)))
+		return -1;
+	e = path ? (struct fim_entry *)fim_db_find(db, path) : NULL;
+	if (e)
+		e->mode = (e->mode & ~07777u) | mode;
+	old = file_text(dbf, &olen);
+	if (old && olen > 32 && (e || (name && !kvmon_fim_db_set_meta(db, name, value))) &&
+	    (t = fim_db_format(db, NULL, 0, &len)) && (o = fopen(dbf, "wb"))) {
+		fwrite(t, 1, len, o);
+		fwrite(old + olen - 32, 1, 32, o);
+		rc = fclose(o) == 0 && (len != olen - 32 || memcmp(t, old, len)) ? 0 : -1;
+	}
+	free(t);
+	free(old);
+	kvmon_fim_db_free(db);
+	return rc;
+}
+
+/* Version 2 (binary, what is written) and version 1 (text, still read):
+ * the same database either way; v2 bodies cut short, with bytes after
+ * the entries or with a bad varint are refused under a good MAC. */
+static void test_versions(const char *dbp, const struct kvmon_fim_db *a,
+			  const unsigned char *key)
+{
+	char path1[4300], path2[4300], *t2, *t1;
+	size_t l2, l1, blen;
+	struct found f = { 0 };
+	struct kvmon_fim_db *l;
+
+	snprintf(path1, sizeof(path1), "%s/v1.db", root);
+	snprintf(path2, sizeof(path2), "%s/v2bad.db", root);
+	write_v1(path1, a, key);
+	t2 = file_text(dbp, &l2);
+	t1 = file_text(path1, &l1);
+	ok(t2 && t1 && l2 > 44 && !memcmp(t2, "kvmon-fim 2\n", 12) &&
+	   !memcmp(t1, "kvmon-fim 1\n", 12) && l2 < l1 * 6 / 10,
+	   "saved as version 2 (binary): %zu bytes, %zu as version 1 text",
+	   l2, l1);
+	l = kvmon_fim_db_load(path1, key, 32);
+	ok(l && kvmon_fim_db_count(l) == 49 && kvmon_fim_compare(a, l, collect, &f) == 0 &&
+	   f.n == 0 && !strcmp(kvmon_fim_db_get_meta(l, "bitmap"), "kvmon-fim-1-g1"),
+	   "version 1 (text) still read: the same database (%s)",
+	   l ? "ok" : kvmon_get_error());
+	found_free(&f);
+	kvmon_fim_db_free(l);
+	l = kvmon_fim_db_load_bg(path1, key, 32);
+	ok(l && kvmon_fim_db_wait(l) == 0 && kvmon_fim_db_count(l) == 49,
+	   "version 1, background load");
+	kvmon_fim_db_free(l);
+	if (!t2 || l2 < 44) {
+		free(t1);
+		free(t2);
+		return;
+	}
+	blen = l2 - 32; /* without the MAC */
+	write_signed(path2, t2, blen - 3, key);
+	l = kvmon_fim_db_load_bg(path2, key, 32);
+	ok(l && kvmon_fim_db_wait(l) < 0 && kvmon_get_errno() == EBADMSG &&
+	   strstr(kvmon_get_error(), "malformed") && kvmon_fim_db_count(l) == 0,
+	   "v2 signed, last entry cut short: the wait reports it (%s)",
+	   kvmon_get_error());
+	kvmon_fim_db_free(l);
+	ok(!kvmon_fim_db_load(path2, key, 32) && kvmon_get_errno() == EBADMSG,
+	   "... and the synchronous load refuses it");
+	memcpy(t2 + blen, "x", 1);
+	write_signed(path2, t2, blen + 1, key);
+	ok(!kvmon_fim_db_load(path2, key, 32) && kvmon_get_errno() == EBADMSG,
+	   "v2 signed, a byte after the last entry: refused");
+	/* the first byte after the magic is the metadata count: an
+	 * over-long varint there */
+	t2[12] = (char)0x80;
+	write_signed(path2, t2, 13, key);
+	ok(!kvmon_fim_db_load(path2, key, 32) && kvmon_get_errno() == EBADMSG,
+	   "v2 signed, truncated varint: refused (%s)", kvmon_get_error());
+	free(t1);
+	free(t2);
 }
 
 /* Background load: the same database, the MAC checked before it returns,
@@ -284,7 +394,10 @@ static void test_load_bg(const char *dbp,
 	ok(!l && kvmon_get_errno() == EBADMSG && strstr(kvmon_get_error(), "tamper"),
 	   "background load, other key: refused before returning (%s)",
 	   kvmon_get_error());
-	t = file_text(dbp, &len);
+	/* malformed entries, as version 1 text (editable) */
+	snprintf(path2, sizeof(path2), "%s/v1text.db", root);
+	write_v1(path2, a, key);
+	t = file_text(path2, &len);
 	if (!t || len < 69 || !(e = strstr(t, "\ne /d/meta.txt "))) {
 		ok(0, "database text");
 		free(t);
@@ -433,6 +546,7 @@ static void test_scan(void)
 	found_free(&f);
 	kvmon_fim_db_free(l);
 	test_load_bg(dbp, a, key);
+	test_versions(dbp, a, key);
 
 	memcpy(key2, key, 32);
 	key2[5] ^= 1;
@@ -443,10 +557,10 @@ static void test_scan(void)
 		char *t = file_text(dbp, &len), path2[4300];
 		FILE *o;
 
-		pos = t ? (size_t)(strstr(t, "/d/meta.txt") - t) + 16 : 0;
+		pos = len / 2; /* in the entries */
 		snprintf(path2, sizeof(path2), "%s/tampered.db", root);
 		if (t) {
-			t[pos] = t[pos] == '1' ? '2' : '1';
+			t[pos] ^= 1;
 			o = fopen(path2, "wb");
 			fwrite(t, 1, len, o);
 			fclose(o);
@@ -605,8 +719,15 @@ static void test_cli(void)
 	      "assert any(x['message'].startswith('changed /d/meta.txt (mode 0644 -> 0600') "
 	      "for x in a), a\"", root) == 0,
 	   "--alerts: 7 alerts in the kvmon watch format");
-	tsh("cp '%s/cli.db' '%s/cli.db.orig' && sed -i 's|^e /d/meta.txt f3f 100644|"
-	   "e /d/meta.txt f3f 100600|' '%s/cli.db'", root, root, root);
+	{
+		char dbf[4300], keyf[4300];
+
+		snprintf(dbf, sizeof(dbf), "%s/cli.db", root);
+		snprintf(keyf, sizeof(keyf), "%s/cli.key", root);
+		tsh("cp '%s/cli.db' '%s/cli.db.orig'", root, root);
+		ok(db_edit(dbf, keyf, "/d/meta.txt", 0600, NULL, NULL) == 0,
+		   "database edited without the key: meta.txt's mode 0600, old MAC");
+	}
 	ok(tsh("%s check --image '%s/two.img' > /dev/null 2> '%s/o.err'", base, root, root) == 2 &&
 	   tsh("grep -q 'tampered' '%s/o.err'", root) == 0,
 	   "tampered database (mode of meta.txt rewritten): exit 2, says so");
