@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "dlprefetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -277,7 +278,8 @@ static int open_disk(struct fim_cli *f, const struct kvmon_disk_opts *o)
 		if (!f->cd.d)
 			return cli_lib_fail(&f->c, f->cd.image), -1;
 	} else {
-		f->cd.vm = cli_open_vm(&f->c);
+		if (!f->cd.vm) /* run() may have connected already */
+			f->cd.vm = cli_open_vm(&f->c);
 		if (!f->cd.vm)
 			return -1;
 		f->cd.d = o ? kvmon_disk_open_vm_opts(f->cd.vm, o)
@@ -869,6 +871,14 @@ static int run(struct fim_cli *f, struct base_job *bj)
 	if (!cfg)
 		return cli_lib_fail(&f->c, "configuration");
 	timing("rules");
+	/* the QMP connection now, while the baseline thread works: it
+	 * creates nothing in QEMU (the snapshot waits for the verified
+	 * database), and with a cold page cache QEMU's own first replies
+	 * are slow */
+	if (f->cmd != FIM_INIT && !f->cd.image &&
+	    !(f->cd.vm = cli_open_vm(&f->c)))
+		goto out;
+	timing("QMP connection");
 	if (base_join(f, bj, key, &base) < 0)
 		goto out;
 	timing("key + database");
@@ -917,12 +927,43 @@ close:
 	close_disk(f, &rc);
 	rc = EXIT_ERROR;
 out:
+	kvmon_vm_close(f->cd.vm); /* connected early, no disk opened */
+	f->cd.vm = NULL;
 	OPENSSL_cleanse(key, sizeof(key));
 	kvmon_fsmap_free(p.map);
 	kvmon_fim_db_free(base);
 	kvmon_fim_db_free(now);
 	kvmon_fim_config_free(cfg);
 	return rc;
+}
+
+/* What lib/disk/nbd_dl.c loads on first use. */
+#define NBD_LIBRARY "libnbd.so.0"
+
+/* The NBD client library loads on a thread while the rules and the
+ * database do, its pages asked for ahead first (dlprefetch.c). */
+static void *nbd_load_thread(void *arg)
+{
+	(void)arg;
+	cli_dl_prefetch(NBD_LIBRARY);
+	kvmon_disk_preload();
+	return NULL;
+}
+
+static void nbd_load_start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (pthread_attr_init(&a) == 0) {
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &a, nbd_load_thread, NULL) == 0) {
+			pthread_attr_destroy(&a);
+			return;
+		}
+		pthread_attr_destroy(&a);
+	}
+	kvmon_disk_preload();
 }
 
 int cmd_fim(int argc, char **argv)
@@ -940,7 +981,7 @@ int cmd_fim(int argc, char **argv)
 	/* the baseline thread first: once the NBD client starts loading,
 	 * creating a thread waits for it (base_job) */
 	base_start(&f, &bj);
-	kvmon_disk_preload();
+	nbd_load_start();
 	rc = run(&f, &bj);
 	base_end(&bj); /* if run() did not wait for all of it */
 	kvmon_fim_db_free(bj.base);
