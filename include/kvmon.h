@@ -449,8 +449,10 @@ KVMON_API int kvmon_check(struct kvmon_kernel *k,
  * every length and header is checked.
  */
 
-/* Largest frame accepted on the mirror stream (vnet header included). */
-#define KVMON_NET_MAX_FRAME 65536u
+/* Largest frame accepted on the mirror stream (vnet header included): a
+ * 64 KiB IP packet (a GSO frame on a tap netdev) with its Ethernet, two
+ * VLAN and virtio-net headers fits. */
+#define KVMON_NET_MAX_FRAME (65536u + 128u)
 
 /* Incremental decoder of the filter-mirror or filter-dump stream (pure;
  * fuzzed). */
@@ -517,6 +519,10 @@ KVMON_API struct kvmon_mirror *kvmon_mirror_listen(const char *socket_path,
  * (KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks the first to
  * try). Frames are copied only until kvmon_mirror_close().
  */
+/* filter-dump only for netdev types that never carry a virtio-net header
+ * (HMP "info network": user, socket, ...); others (tap, vhost-user, or
+ * unknown) get filter-mirror with vnet_hdr_support=on, whose headers the
+ * receiver strips. kvmon_mirror_id(m, "netdev-type") tells the type. */
 KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
 						   const char *netdev,
 						   size_t ring_bytes);
@@ -532,7 +538,8 @@ KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
 				  struct kvmon_mirror_stats *st);
 /* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL;
  * "socket": the listening socket's path ("" otherwise); "transport":
- * "pipe", "socketpair" or "listen". */
+ * "dump", "pipe", "socketpair" or "listen"; "netdev-type": the netdev's
+ * type ("user", "tap", ..., "unknown"). */
 KVMON_API const char *kvmon_mirror_id(const struct kvmon_mirror *m,
 				      const char *what);
 /* Detach (object-del, chardev-remove), stop the thread, remove the socket. */

@@ -57,7 +57,8 @@ struct kvmon_mirror {
 	/* Attached VM: QMP ids to remove on close. */
 	struct kvmon_vm *vm;
 	char chardev_id[64], filter_id[64];
-	const char *transport;   /* "pipe", "socketpair", "listen" */
+	char netdev_type[32];    /* from HMP "info network", or "unknown" */
+	const char *transport;   /* "dump", "pipe", "socketpair", "listen" */
 	bool chardev_added, filter_added;
 	struct kvmon_reaper reaper; /* cleans up in QEMU if we are killed */
 	bool reaper_on;
@@ -351,6 +352,8 @@ const char *kvmon_mirror_id(const struct kvmon_mirror *m, const char *what)
 		return m->path;
 	if (!strcmp(what, "transport"))
 		return m->transport;
+	if (!strcmp(what, "netdev-type"))
+		return m->netdev_type;
 	return NULL;
 }
 
@@ -524,9 +527,9 @@ static void remove_stale_dirs(void)
  * QEMU already has; on failure that object is removed again and fd
  * closed. */
 static struct kvmon_mirror *mirror_on_fd(struct kvmon_qmp *q, size_t ring_bytes,
-					 const char *qemu_id, int fd, bool pcap)
+					 const char *qemu_id, int fd, bool pcap, bool vnet)
 {
-	struct kvmon_mirror *m = mirror_new(ring_bytes, false, pcap);
+	struct kvmon_mirror *m = mirror_new(ring_bytes, vnet, pcap);
 	const char *cmd = pcap ? "object-del" : "chardev-remove";
 	uint8_t hdr[24];
 
@@ -567,7 +570,7 @@ static struct kvmon_mirror *mirror_on_fd(struct kvmon_qmp *q, size_t ring_bytes,
  * QEMU) if any step fails; the caller then uses a listening socket.
  */
 static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
-				      const char *chardev_id)
+				      const char *chardev_id, bool vnet)
 {
 	int sv[2], sz = SNDBUF_BYTES;
 	struct json_object *fdd;
@@ -595,7 +598,7 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 		close(sv[0]);
 		return NULL;
 	}
-	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0], false);
+	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0], false, vnet);
 }
 
 /*
@@ -725,7 +728,7 @@ static struct kvmon_mirror *attach_dump(struct kvmon_vm *vm, struct kvmon_qmp *q
 			close(rfd);
 		return NULL;
 	}
-	return mirror_on_fd(q, ring_bytes, filter_id, rfd, true);
+	return mirror_on_fd(q, ring_bytes, filter_id, rfd, true, false);
 }
 
 /*
@@ -739,7 +742,7 @@ static struct kvmon_mirror *attach_dump(struct kvmon_vm *vm, struct kvmon_qmp *q
  * step fails; the caller then tries the socketpair.
  */
 static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
-					const char *chardev_id)
+					const char *chardev_id, bool vnet)
 {
 	struct json_object *data;
 	char path[64];
@@ -759,13 +762,13 @@ static struct kvmon_mirror *attach_pipe(struct kvmon_qmp *q, size_t ring_bytes,
 		close(rfd);
 		return NULL;
 	}
-	return mirror_on_fd(q, ring_bytes, chardev_id, rfd, false);
+	return mirror_on_fd(q, ring_bytes, chardev_id, rfd, false, vnet);
 }
 
 /* Fallback transport: QEMU connects to a socket we listen on. */
 static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp *q,
 					  size_t ring_bytes, const char *chardev_id,
-					  unsigned n)
+					  unsigned n, bool vnet)
 {
 	char dir[PATH_MAX], path[PATH_MAX + 8];
 	struct kvmon_mirror *m;
@@ -774,7 +777,7 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 	if (private_dir(vm, n, dir, sizeof(dir)) < 0)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/s", dir);
-	m = kvmon_mirror_listen(path, ring_bytes, false);
+	m = kvmon_mirror_listen(path, ring_bytes, vnet);
 	if (!m) {
 		rmdir(dir);
 		return NULL;
@@ -797,6 +800,49 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 
 enum transport { T_DUMP, T_PIPE, T_SOCKETPAIR, T_LISTEN };
 
+/*
+ * Could frames of this netdev carry a virtio-net header (tap with
+ * vnet_hdr, vhost-user, ...)? QMP in QEMU 7.2 has no query for netdevs;
+ * HMP "info network" names each with its type ("net0: index=0,type=user,
+ * ..." or " \ net0: ..."), not whether the header is on. Only types that
+ * never have one answer no; an unknown type or any failure answers yes,
+ * which only costs the cheaper source.
+ */
+static bool netdev_may_vnet(struct kvmon_qmp *q, const char *netdev, char *type,
+			    size_t size)
+{
+	static const char *const plain[] = { "user", "socket", "stream", "dgram",
+					     "l2tpv3", "vde", "hubport" };
+	char *out = NULL;
+	size_t nl = strlen(netdev);
+
+	snprintf(type, size, "unknown");
+	if (kvmon_qmp_hmp(q, "info network", &out) < 0 || !out)
+		return true;
+	for (char *line = out; line && *line;) {
+		char *next = strchr(line, '\n'), *p = line;
+
+		if (next)
+			*next++ = '\0';
+		p += strspn(p, " \\");
+		if (!strncmp(p, netdev, nl) && !strncmp(p + nl, ": ", 2)) {
+			char *t = strstr(p + nl, "type=");
+
+			if (t) {
+				t += 5;
+				snprintf(type, size, "%.*s", (int)strcspn(t, ",\r"), t);
+			}
+			break;
+		}
+		line = next;
+	}
+	free(out);
+	for (size_t i = 0; i < ARRAY_SIZE(plain); i++)
+		if (!strcmp(type, plain[i]))
+			return false;
+	return true;
+}
+
 /* KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks where to start
  * (tests, bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the
  * old spelling of "listen". */
@@ -818,7 +864,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 {
 	static atomic_uint seq;
 	unsigned n = atomic_fetch_add(&seq, 1);
-	char chardev_id[64], filter_id[64];
+	char chardev_id[64], filter_id[64], type[32];
 	struct kvmon_mirror *m;
 	struct kvmon_qmp *q;
 	struct json_object *a;
@@ -833,7 +879,14 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	snprintf(chardev_id, sizeof(chardev_id), "kvmon-mirror-%d-%u", (int)getpid(), n);
 	snprintf(filter_id, sizeof(filter_id), "kvmon-mirrorf-%d-%u", (int)getpid(), n);
 	m = NULL;
-	switch (transport_wanted()) {
+	/* filter-dump cannot say how long a virtio-net header in front of a
+	 * frame is; filter-mirror can (vnet_hdr_support). */
+	bool vnet = netdev_may_vnet(q, netdev, type, sizeof(type));
+	enum transport t = transport_wanted();
+
+	if (t == T_DUMP && vnet)
+		t = T_PIPE;
+	switch (t) {
 	case T_DUMP:
 		if ((m = attach_dump(vm, q, ring_bytes, netdev, filter_id, n))) {
 			m->transport = "dump";
@@ -841,25 +894,26 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		}
 		/* fall through */
 	case T_PIPE:
-		if ((m = attach_pipe(q, ring_bytes, chardev_id))) {
+		if ((m = attach_pipe(q, ring_bytes, chardev_id, vnet))) {
 			m->transport = "pipe";
 			break;
 		}
 		/* fall through */
 	case T_SOCKETPAIR:
-		if ((m = attach_fd(q, ring_bytes, chardev_id))) {
+		if ((m = attach_fd(q, ring_bytes, chardev_id, vnet))) {
 			m->transport = "socketpair";
 			break;
 		}
 		/* fall through */
 	case T_LISTEN:
-		if ((m = attach_listen(vm, q, ring_bytes, chardev_id, n)))
+		if ((m = attach_listen(vm, q, ring_bytes, chardev_id, n, vnet)))
 			m->transport = "listen";
 		break;
 	}
 	if (!m)
 		return NULL;
 	m->vm = vm;
+	snprintf(m->netdev_type, sizeof(m->netdev_type), "%s", type);
 	snprintf(m->chardev_id, sizeof(m->chardev_id), "%s", chardev_id);
 	snprintf(m->filter_id, sizeof(m->filter_id), "%s", filter_id);
 	if (m->filter_added) /* filter-dump: no chardev, no filter-mirror */
@@ -870,6 +924,8 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	json_object_object_add(a, "netdev", json_object_new_string(netdev));
 	json_object_object_add(a, "queue", json_object_new_string("all"));
 	json_object_object_add(a, "outdev", json_object_new_string(m->chardev_id));
+	if (vnet)
+		json_object_object_add(a, "vnet_hdr_support", json_object_new_boolean(1));
 	int rc = kvmon_qmp_call(q, "object-add", a, NULL);
 
 	json_object_put(a);

@@ -349,6 +349,9 @@ int cmd_mirror(int argc, char **argv)
 	struct kvmon_mirror_stats st;
 	/* A string literal in the library: still valid after close. */
 	const char *transport = kvmon_mirror_id(m, "transport");
+	char netdev_type[32];
+
+	snprintf(netdev_type, sizeof(netdev_type), "%s", kvmon_mirror_id(m, "netdev-type"));
 
 	kvmon_mirror_stats(m, &st);
 	if (kvmon_mirror_close(m) < 0)
@@ -371,6 +374,7 @@ int cmd_mirror(int argc, char **argv)
 	json_object_object_add(o, "frames", json_object_new_int64((int64_t)frames));
 	json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
 	json_object_object_add(o, "transport", json_object_new_string(transport ? transport : "listen"));
+	json_object_object_add(o, "netdev_type", json_object_new_string(netdev_type));
 	json_object_object_add(o, "dropped_ring", json_object_new_int64((int64_t)st.dropped));
 	json_object_object_add(o, "malformed_stream",
 			       json_object_new_int64((int64_t)(st.framing.zero_len +

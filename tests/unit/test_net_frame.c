@@ -93,13 +93,13 @@ static void test_framer(void)
 	kvmon_framer_stats(f, &st);
 	ok(st.zero_len == 1 && c.n == 1, "length 0 counted, stream continues");
 	/* oversize: EPROTO */
-	uint8_t big[4] = { 0, 1, 0, 1 }; /* 65537 */
+	uint8_t big[4] = { 0, 1, 0, 0x81 }; /* 65665 = KVMON_NET_MAX_FRAME + 1 */
 
 	int frc = kvmon_framer_feed(f, big, 4, on_frame, &c);
 	const char *err = kvmon_get_error();
 
-	ok(frc == -1 && kvmon_get_errno() == EPROTO && strstr(err, "65537"),
-	   "length > 64 KiB refused with a clear error: %s", err);
+	ok(frc == -1 && kvmon_get_errno() == EPROTO && strstr(err, "65665"),
+	   "length > KVMON_NET_MAX_FRAME refused with a clear error: %s", err);
 	kvmon_framer_stats(f, &st);
 	ok(st.oversize == 1, "oversize counted");
 	/* truncated record, then reset */
@@ -111,13 +111,13 @@ static void test_framer(void)
 	memset(&c, 0, sizeof(c));
 	kvmon_framer_feed(f, stream, len, on_frame, &c);
 	ok(c.n == 1 && c.total == 50, "fresh stream decodes after reset");
-	/* exactly 64 KiB is fine */
-	uint8_t *huge = calloc(1, 65536 + 4);
+	/* a 64 KiB IP packet with its headers (GSO on a tap netdev) is fine */
+	uint8_t *huge = calloc(1, KVMON_NET_MAX_FRAME + 4);
 
-	len = rec(huge, huge + 4, 65536, -1);
+	len = rec(huge, huge + 4, KVMON_NET_MAX_FRAME, -1);
 	memset(&c, 0, sizeof(c));
 	ok(kvmon_framer_feed(f, huge, len, on_frame, &c) == 0 && c.n == 1 &&
-		   c.total == 65536, "a 64 KiB frame is accepted");
+		   c.total == KVMON_NET_MAX_FRAME, "a frame of KVMON_NET_MAX_FRAME bytes is accepted");
 	free(huge);
 	kvmon_framer_free(f);
 
@@ -339,12 +339,12 @@ static void test_pcap_framer(void)
 	   "caplen 0 skipped, caplen < len delivered and counted as snapped");
 	uint8_t big[16] = { 0 };
 
-	put32(big + 8, 65537, false);
-	put32(big + 12, 65537, false);
+	put32(big + 8, KVMON_NET_MAX_FRAME + 1, false);
+	put32(big + 12, KVMON_NET_MAX_FRAME + 1, false);
 	rc = kvmon_framer_feed(f, big, 16, on_frame, &c);
 	kvmon_framer_stats(f, &st);
-	ok(rc == -1 && st.oversize == 1 && strstr(kvmon_get_error(), "65537"),
-	   "caplen > 64 KiB: EPROTO, counted (%s)", kvmon_get_error());
+	ok(rc == -1 && st.oversize == 1 && strstr(kvmon_get_error(), "65665"),
+	   "caplen > KVMON_NET_MAX_FRAME: EPROTO, counted (%s)", kvmon_get_error());
 	/* a record cut by the end of the stream */
 	kvmon_framer_reset(f);
 	len = pcap_hdr(stream, 0xa1b2c3d4u, 1, false);
