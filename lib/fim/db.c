@@ -77,11 +77,52 @@ struct kvmon_fim_db *fim_db_new(void)
 	return db;
 }
 
+/* Paths of loaded and copied entries live in per-database blocks: one
+ * allocation per 256 KiB instead of one per path, and one free each
+ * (tens of thousands of paths are loaded, copied and freed by every
+ * incremental check). */
+struct fim_pool {
+	struct fim_pool *next;
+	size_t used, cap;
+	char data[];
+};
+
+#define POOL_BLOCK (256u << 10)
+
+char *fim_db_pool_str(struct kvmon_fim_db *db, const char *s, size_t n)
+{
+	struct fim_pool *p = db->pool;
+	char *r;
+
+	if (!p || p->cap - p->used < n + 1) {
+		size_t cap = n + 1 > POOL_BLOCK ? n + 1 : POOL_BLOCK;
+
+		p = malloc(sizeof(*p) + cap);
+		if (!p)
+			return NULL;
+		p->next = db->pool;
+		p->used = 0;
+		p->cap = cap;
+		db->pool = p;
+	}
+	r = p->data + p->used;
+	memcpy(r, s, n);
+	r[n] = '\0';
+	p->used += n + 1;
+	return r;
+}
+
+void fim_entry_free(const struct fim_entry *e)
+{
+	if (!e->pooled)
+		free(e->path);
+	free(e->lname);
+}
+
 int fim_db_add(struct kvmon_fim_db *db, const struct fim_entry *e)
 {
 	if (db->n >= FIM_MAX_ENTRIES) {
-		free(e->path);
-		free(e->lname);
+		fim_entry_free(e);
 		return kvmon_set_error(E2BIG, "more than %u paths", FIM_MAX_ENTRIES);
 	}
 	if (db->n == db->cap) {
@@ -89,8 +130,7 @@ int fim_db_add(struct kvmon_fim_db *db, const struct fim_entry *e)
 		struct fim_entry *ne = realloc(db->e, cap * sizeof(*ne));
 
 		if (!ne) {
-			free(e->path);
-			free(e->lname);
+			fim_entry_free(e);
 			return kvmon_set_error(ENOMEM, "out of memory");
 		}
 		db->e = ne;
@@ -122,8 +162,7 @@ void fim_db_sort(struct kvmon_fim_db *db)
 	/* A hostile directory can hold one name twice: keep the first. */
 	for (i = 0; i < db->n; i++) {
 		if (o && !strcmp(db->e[o - 1].path, db->e[i].path)) {
-			free(db->e[i].path);
-			free(db->e[i].lname);
+			fim_entry_free(&db->e[i]);
 			continue;
 		}
 		db->e[o++] = db->e[i];
@@ -158,12 +197,16 @@ void kvmon_fim_db_free(struct kvmon_fim_db *db)
 		free(db->bg->data);
 		free(db->bg);
 	}
-	for (i = 0; i < db->n; i++) {
-		free(db->e[i].path);
-		free(db->e[i].lname);
-	}
+	for (i = 0; i < db->n; i++)
+		fim_entry_free(&db->e[i]);
 	for (i = 0; i < db->nmeta; i++)
 		free(db->meta[i].value);
+	while (db->pool) {
+		struct fim_pool *next = db->pool->next;
+
+		free(db->pool);
+		db->pool = next;
+	}
 	free(db->e);
 	free(db);
 }
@@ -892,8 +935,8 @@ static int parse_bin_meta(struct kvmon_fim_db *db, struct rd *r,
 
 /* One entry; prev (FIM_MAX_PATH + 1 bytes) holds the previous path, of
  * *plen bytes, and must stay strictly below the new one. */
-static int parse_bin_entry(struct rd *r, char *prev, size_t *plen,
-			   struct fim_entry *e)
+static int parse_bin_entry(struct kvmon_fim_db *db, struct rd *r, char *prev,
+			   size_t *plen, struct fim_entry *e)
 {
 	size_t shared = (size_t)rd_max(r, *plen), n, old, m;
 	size_t sl = (size_t)rd_max(r, FIM_MAX_PATH - shared);
@@ -942,10 +985,10 @@ static int parse_bin_entry(struct rd *r, char *prev, size_t *plen,
 	if (flags & F_LNAME)
 		e->lname = rd_str(r, FIM_MAX_PATH);
 	if (!r->bad)
-		e->path = strndup(prev, n);
+		e->path = fim_db_pool_str(db, prev, n);
+	e->pooled = true;
 	if (r->bad || !e->path) {
 		free(e->lname);
-		free(e->path);
 		return -1;
 	}
 	return 0;
@@ -969,7 +1012,7 @@ static int parse_bin_entries(struct kvmon_fim_db *db, struct rd *r,
 	if (!db->e && cap && (db->e = malloc(cap * sizeof(*db->e))))
 		db->cap = cap;
 	for (i = 0; i < count; i++)
-		if (parse_bin_entry(r, prev, &plen, &e) < 0 || fim_db_add(db, &e) < 0)
+		if (parse_bin_entry(db, r, prev, &plen, &e) < 0 || fim_db_add(db, &e) < 0)
 			break;
 	free(prev);
 	if (i < count || r->p != r->end)

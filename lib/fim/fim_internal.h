@@ -29,6 +29,7 @@ struct fim_entry {
 	unsigned char sha512[64];
 	int hash_err;               /* errno of a failed read, 0 if hashed */
 	bool copied;                /* hashes taken from the baseline */
+	bool pooled;                /* path in the database's pool (db.c) */
 };
 
 struct fim_meta {
@@ -42,9 +43,15 @@ struct kvmon_fim_db {
 	struct fim_meta meta[FIM_MAX_META];
 	size_t nmeta;
 	struct fim_loader *bg;      /* entries still being parsed (db.c) */
+	struct fim_pool *pool;      /* blocks holding pooled paths */
 };
 
 struct kvmon_fim_db *fim_db_new(void);
+/* A copy of s (n bytes, NUL added) that lives as long as db: for an
+ * entry's path, with pooled set. NULL without memory. */
+char *fim_db_pool_str(struct kvmon_fim_db *db, const char *s, size_t n);
+/* Free what an entry owns (its path unless pooled, its link target). */
+void fim_entry_free(const struct fim_entry *e);
 /* Append (takes ownership of path and lname; frees them on failure). */
 int fim_db_add(struct kvmon_fim_db *db, const struct fim_entry *e);
 void fim_db_sort(struct kvmon_fim_db *db);

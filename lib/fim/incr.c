@@ -99,11 +99,11 @@ static int copy_entry(struct kvmon_fim_db *db, const struct fim_entry *be)
 {
 	struct fim_entry e = *be;
 
-	e.path = strdup(be->path);
+	e.path = fim_db_pool_str(db, be->path, strlen(be->path));
+	e.pooled = true;
 	e.lname = be->lname ? strdup(be->lname) : NULL;
 	e.copied = true;
 	if (!e.path || (be->lname && !e.lname)) {
-		free(e.path);
 		free(e.lname);
 		return kvmon_set_error(ENOMEM, "out of memory");
 	}

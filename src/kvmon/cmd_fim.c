@@ -989,5 +989,6 @@ int cmd_fim(int argc, char **argv)
 	kvmon_fsmap_free(bj.map.map);
 	pthread_mutex_destroy(&bj.lock);
 	pthread_cond_destroy(&bj.cond);
+	timing("freed");
 	return rc;
 }
