@@ -516,13 +516,14 @@ KVMON_API struct kvmon_mirror *kvmon_mirror_listen(const char *socket_path,
  * cheapest for QEMU); else filter-mirror (queue=all) into a chardev: a pipe
  * handed over with QMP add-fd (file chardev), else a socketpair handed
  * over with getfd, else a private socket QEMU connects to
- * (KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks the first to
- * try). Frames are copied only until kvmon_mirror_close().
+ * (KVMON_MIRROR_TRANSPORT=packet|dump|pipe|socketpair|listen picks the
+ * first to try). Frames are copied only until kvmon_mirror_close().
  */
-/* filter-dump only for netdev types that never carry a virtio-net header
- * (HMP "info network": user, socket, ...); others (tap, vhost-user, or
- * unknown) get filter-mirror with vnet_hdr_support=on, whose headers the
- * receiver strips. kvmon_mirror_id(m, "netdev-type") tells the type. */
+/* A tap netdev is read from its host interface with a packet socket
+ * (nothing in QEMU). filter-dump only for netdev types that never carry a
+ * virtio-net header (HMP "info network": user, socket, ...); others get
+ * filter-mirror with vnet_hdr_support=on, whose headers the receiver
+ * strips. kvmon_mirror_id(m, "netdev-type") tells the type. */
 KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
 						   const char *netdev,
 						   size_t ring_bytes);
@@ -538,7 +539,7 @@ KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
 				  struct kvmon_mirror_stats *st);
 /* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL;
  * "socket": the listening socket's path ("" otherwise); "transport":
- * "dump", "pipe", "socketpair" or "listen"; "netdev-type": the netdev's
+ * "packet", "dump", "pipe", "socketpair" or "listen"; "netdev-type": the netdev's
  * type ("user", "tap", ..., "unknown"). */
 KVMON_API const char *kvmon_mirror_id(const struct kvmon_mirror *m,
 				      const char *what);

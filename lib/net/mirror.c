@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -58,6 +59,7 @@ struct kvmon_mirror {
 	struct kvmon_vm *vm;
 	char chardev_id[64], filter_id[64];
 	char netdev_type[32];    /* from HMP "info network", or "unknown" */
+	struct packet_batch *pkb; /* packet source: cfd is a packet socket */
 	const char *transport;   /* "dump", "pipe", "socketpair", "listen" */
 	bool chardev_added, filter_added;
 	struct kvmon_reaper reaper; /* cleans up in QEMU if we are killed */
@@ -116,13 +118,62 @@ static void close_conn(struct kvmon_mirror *m)
 		m->cfd = -1;
 	}
 	pthread_mutex_lock(&m->lock);
-	kvmon_framer_reset(m->framer);
-	kvmon_framer_stats(m->framer, &m->fst);
+	if (!m->pkb) {
+		kvmon_framer_reset(m->framer);
+		kvmon_framer_stats(m->framer, &m->fst);
+	}
 	if (m->lfd < 0) { /* a handed-over descriptor: no sender can come back */
 		m->st.ended++;
 		pthread_cond_broadcast(&m->cond);
 	}
 	pthread_mutex_unlock(&m->lock);
+}
+
+/* Light traffic: let frames accumulate for a moment instead of waking per
+ * frame; on 2 cores under TCG those wake-ups are taken from the vCPU. */
+static void coalesce(void)
+{
+	struct timespec ts = { 0, COALESCE_NS };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Packet source: what the socket holds, into the ring; -1 once the
+ * interface is gone (the VM stopped). */
+static int packet_batch(struct kvmon_mirror *m)
+{
+	int n;
+
+	do {
+		n = packet_recv(m->cfd, m->pkb);
+		if (n <= 0)
+			break;
+		pthread_mutex_lock(&m->lock);
+		m->batch_ts = now_ns();
+		for (int i = 0; i < n; i++) {
+			size_t len;
+			const uint8_t *fr = packet_frame(m->pkb, (unsigned)i, &len);
+
+			if (len > KVMON_NET_MAX_FRAME) { /* cannot happen on a tap */
+				m->fst.snapped++;
+				len = KVMON_NET_MAX_FRAME;
+			}
+			if (len == 0) {
+				m->fst.zero_len++;
+				continue;
+			}
+			m->fst.frames++;
+			m->fst.bytes += len;
+			ring_push(m, fr, len);
+		}
+		if (m->waiting)
+			pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->lock);
+	} while (n == (int)PACKET_BATCH);
+	if (n < 0)
+		return -1;
+	coalesce();
+	return 0;
 }
 
 static void *rx_thread(void *arg)
@@ -162,6 +213,11 @@ static void *rx_thread(void *arg)
 				pthread_mutex_unlock(&m->lock);
 			}
 		}
+		if (m->cfd >= 0 && p[2].revents && m->pkb) {
+			if (packet_batch(m) < 0)
+				close_conn(m);
+			continue;
+		}
 		if (m->cfd >= 0 && p[2].revents) {
 			ssize_t r = read(m->cfd, m->readbuf, sizeof(m->readbuf));
 
@@ -183,13 +239,7 @@ static void *rx_thread(void *arg)
 			if (rc < 0) { /* lost framing: drop the sender, it reconnects */
 				close_conn(m);
 			} else if ((size_t)r < sizeof(m->readbuf) / 4) {
-				/* Light traffic: let frames accumulate in the socket
-				 * for a moment instead of waking per frame; on 2 cores
-				 * under TCG those wake-ups are taken from the vCPU.
-				 * Heavy traffic fills the chunk and never waits here. */
-				struct timespec ts = { 0, COALESCE_NS };
-
-				nanosleep(&ts, NULL);
+				coalesce(); /* heavy traffic fills the chunk: no wait */
 			}
 		}
 	}
@@ -406,6 +456,7 @@ int kvmon_mirror_close(struct kvmon_mirror *m)
 	if (m->dir[0])
 		rmdir(m->dir);
 	kvmon_framer_free(m->framer);
+	packet_batch_free(m->pkb);
 	free(m->ring);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
@@ -647,6 +698,34 @@ static void fdset_remove(struct kvmon_qmp *q, int64_t fdset)
 	json_object_put(a);
 }
 
+/* The packet source (packet.c) on a tap netdev's host interface. */
+static struct kvmon_mirror *attach_packet(size_t ring_bytes, const char *ifname)
+{
+	struct kvmon_mirror *m;
+	int fd = packet_open(ifname);
+
+	if (fd < 0) {
+		kvmon_log(KVMON_LOG_DEBUG, "mirror: %s", kvmon_get_error());
+		return NULL;
+	}
+	m = mirror_new(ring_bytes, false, false);
+	if (m && !(m->pkb = packet_batch_new())) {
+		kvmon_mirror_close(m);
+		m = NULL;
+	}
+	if (!m) {
+		close(fd);
+		return NULL;
+	}
+	m->cfd = fd;
+	m->st.connections = 1;
+	if (mirror_start(m) < 0) {
+		kvmon_mirror_close(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* A private 0700 dir for a socket or FIFO QEMU opens: next to the VM's
  * QMP socket (QEMU sees that dir) when a path in it fits the 108-byte
  * sun_path limit, else in /tmp. */
@@ -798,7 +877,7 @@ static struct kvmon_mirror *attach_listen(struct kvmon_vm *vm, struct kvmon_qmp 
 	return m;
 }
 
-enum transport { T_DUMP, T_PIPE, T_SOCKETPAIR, T_LISTEN };
+enum transport { T_PACKET, T_DUMP, T_PIPE, T_SOCKETPAIR, T_LISTEN };
 
 /*
  * Could frames of this netdev carry a virtio-net header (tap with
@@ -809,7 +888,7 @@ enum transport { T_DUMP, T_PIPE, T_SOCKETPAIR, T_LISTEN };
  * which only costs the cheaper source.
  */
 static bool netdev_may_vnet(struct kvmon_qmp *q, const char *netdev, char *type,
-			    size_t size)
+			    size_t size, char *ifname, size_t ifsize)
 {
 	static const char *const plain[] = { "user", "socket", "stream", "dgram",
 					     "l2tpv3", "vde", "hubport" };
@@ -817,6 +896,7 @@ static bool netdev_may_vnet(struct kvmon_qmp *q, const char *netdev, char *type,
 	size_t nl = strlen(netdev);
 
 	snprintf(type, size, "unknown");
+	ifname[0] = '\0';
 	if (kvmon_qmp_hmp(q, "info network", &out) < 0 || !out)
 		return true;
 	for (char *line = out; line && *line;) {
@@ -832,6 +912,10 @@ static bool netdev_may_vnet(struct kvmon_qmp *q, const char *netdev, char *type,
 				t += 5;
 				snprintf(type, size, "%.*s", (int)strcspn(t, ",\r"), t);
 			}
+			if ((t = strstr(p + nl, "ifname="))) {
+				t += 7;
+				snprintf(ifname, ifsize, "%.*s", (int)strcspn(t, ",\r"), t);
+			}
 			break;
 		}
 		line = next;
@@ -843,8 +927,8 @@ static bool netdev_may_vnet(struct kvmon_qmp *q, const char *netdev, char *type,
 	return true;
 }
 
-/* KVMON_MIRROR_TRANSPORT=dump|pipe|socketpair|listen picks where to start
- * (tests, bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the
+/* KVMON_MIRROR_TRANSPORT=packet|dump|pipe|socketpair|listen picks where to
+ * start (tests, bench); each falls back to the next. KVMON_MIRROR_LISTEN=1 is the
  * old spelling of "listen". */
 static enum transport transport_wanted(void)
 {
@@ -856,7 +940,9 @@ static enum transport transport_wanted(void)
 		return T_SOCKETPAIR;
 	if (t && !strcmp(t, "pipe"))
 		return T_PIPE;
-	return T_DUMP;
+	if (t && !strcmp(t, "dump"))
+		return T_DUMP;
+	return T_PACKET;
 }
 
 struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev,
@@ -864,7 +950,7 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 {
 	static atomic_uint seq;
 	unsigned n = atomic_fetch_add(&seq, 1);
-	char chardev_id[64], filter_id[64], type[32];
+	char chardev_id[64], filter_id[64], type[32], ifname[IF_NAMESIZE + 1];
 	struct kvmon_mirror *m;
 	struct kvmon_qmp *q;
 	struct json_object *a;
@@ -881,19 +967,31 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	m = NULL;
 	/* filter-dump cannot say how long a virtio-net header in front of a
 	 * frame is; filter-mirror can (vnet_hdr_support). */
-	bool vnet = netdev_may_vnet(q, netdev, type, sizeof(type));
+	bool vnet = netdev_may_vnet(q, netdev, type, sizeof(type), ifname, sizeof(ifname));
 	enum transport t = transport_wanted();
 
+	if (t == T_PACKET && (strcmp(type, "tap") || !ifname[0]))
+		t = T_DUMP; /* only a tap has a host-side interface to listen on */
 	if (t == T_DUMP && vnet)
 		t = T_PIPE;
 	switch (t) {
+	case T_PACKET:
+		if ((m = attach_packet(ring_bytes, ifname))) {
+			m->transport = "packet";
+			break;
+		}
+		/* fall through */
 	case T_DUMP:
+		if (vnet)
+			goto mirror;
+
 		if ((m = attach_dump(vm, q, ring_bytes, netdev, filter_id, n))) {
 			m->transport = "dump";
 			break;
 		}
 		/* fall through */
 	case T_PIPE:
+mirror:
 		if ((m = attach_pipe(q, ring_bytes, chardev_id, vnet))) {
 			m->transport = "pipe";
 			break;
@@ -916,6 +1014,8 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	snprintf(m->netdev_type, sizeof(m->netdev_type), "%s", type);
 	snprintf(m->chardev_id, sizeof(m->chardev_id), "%s", chardev_id);
 	snprintf(m->filter_id, sizeof(m->filter_id), "%s", filter_id);
+	if (m->pkb) /* packet socket: nothing in QEMU, nothing to reap */
+		return m;
 	if (m->filter_added) /* filter-dump: no chardev, no filter-mirror */
 		goto attached;
 	a = json_object_new_object();

@@ -26,6 +26,19 @@ int kvmon_reaper_start(struct kvmon_reaper *r, const char *qmp_path, int stream,
  * for the reaper to exit. Otherwise leave it to clean up. */
 void kvmon_reaper_stop(struct kvmon_reaper *r, bool detached);
 
+/* packet.c: a packet socket on a tap interface, the QEMU-free mirror
+ * source for tap netdevs. */
+#define PACKET_BATCH 16u
+struct packet_batch;
+int packet_open(const char *ifname);
+struct packet_batch *packet_batch_new(void);
+void packet_batch_free(struct packet_batch *b);
+/* Frames waiting (at most PACKET_BATCH), 0 if none, -1 on error. */
+int packet_recv(int fd, struct packet_batch *b);
+/* Frame i of the last packet_recv(); *len is its length on the wire,
+ * larger than KVMON_NET_MAX_FRAME if it was cut to that. */
+const uint8_t *packet_frame(const struct packet_batch *b, unsigned i, size_t *len);
+
 /* One payload option, in rule order: content or pcre. */
 struct rule_content {
 	uint8_t *bytes;           /* content; for nocase, lower-cased */

@@ -299,6 +299,76 @@ static void tap_cleanup(void)
 	tap_name[0] = '\0';
 }
 
+static void tap_mirror(struct kvmon_vm *vm, struct tctl *c, const char *net,
+		       const char *want)
+{
+	char cmd[1024], *out = NULL;
+	int rc;
+	struct kvmon_mirror *m = kvmon_mirror_attach(vm, "tapnet", 0);
+	const char *ty = m ? kvmon_mirror_id(m, "netdev-type") : NULL;
+	const char *tr = m ? kvmon_mirror_id(m, "transport") : NULL;
+
+	ok(m && ty && !strcmp(ty, "tap") && tr && !strcmp(tr, want),
+	   "mirror on the tap netdev: type %s, transport %s (want %s)%s%s",
+	   ty ? ty : "?", tr ? tr : "?", want, m ? "" : ": ", m ? "" : kvmon_get_error());
+	if (m && !strcmp(want, "packet"))
+		ok(!qmp_lists(vm, "qom-list", "{\"path\":\"/objects\"}", "kvmon-mirror") &&
+		   !qmp_lists(vm, "query-chardev", NULL, "kvmon-mirror"),
+		   "... nothing added to QEMU");
+	if (!m)
+		return;
+
+	struct upload up = { .want = 300000 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	pthread_t th;
+	struct frames *fr = calloc(1, sizeof(*fr));
+	struct buf ms = { 0 };
+
+	snprintf(cmd, sizeof(cmd), "%s.1", net);
+	inet_pton(AF_INET, cmd, &sa.sin_addr);
+	up.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	bind(up.lfd, (struct sockaddr *)&sa, sizeof(sa));
+	listen(up.lfd, 1);
+	getsockname(up.lfd, (struct sockaddr *)&sa, &sl);
+	pthread_create(&th, NULL, upload_server, &up);
+	snprintf(cmd, sizeof(cmd),
+		 "head -c 300000 /dev/urandom > /tmp/up2.bin && ping -c 2 -W 2 %s.1 >/dev/null; "
+		 "nc %s.1 %d < /tmp/up2.bin; rm -f /tmp/up2.bin", net, net, ntohs(sa.sin_port));
+	rc = tctl_run(c, cmd, &out, 120000);
+	free(out);
+	pthread_join(th, NULL);
+	close(up.lfd);
+	collect(m, fr, 1500);
+	ok(rc == 0 && up.got.len == 300000,
+	   "%s: host received the guest's 300000 bytes over the tap (%zu)", want, up.got.len);
+	stream_of(fr, 0, ntohs(sa.sin_port), &ms);
+	ok(ms.len == up.got.len && !memcmp(ms.p, up.got.p, up.got.len),
+	   "%s: the upload appears byte-for-byte in the mirror, no virtio-net header "
+	   "(%zu of %zu bytes, %zu frames)", want, ms.len, up.got.len, fr->n);
+	size_t icmp = 0;
+
+	for (size_t i = 0; i < fr->n; i++) {
+		struct kvmon_pkt k;
+
+		if (kvmon_pkt_parse(fr->data[i], fr->len[i], &k) == 0 && k.proto == 1)
+			icmp++;
+	}
+	ok(icmp >= 4, "%s: ping, echo requests and replies, both directions (%zu ICMP frames)",
+	   want, icmp);
+
+	struct kvmon_mirror_stats st;
+
+	kvmon_mirror_stats(m, &st);
+	ok(st.framing.bad_vnet == 0 && st.framing.oversize == 0 && st.dropped == 0,
+	   "no bad vnet header, oversize or dropped frame");
+	ok(kvmon_mirror_close(m) == 0, "%s: tap mirror detached", want);
+	frames_free(fr);
+	free(fr);
+	free(ms.p);
+	free(up.got.p);
+}
+
 static void tap_netdev(struct kvmon_vm *vm, struct tctl *c)
 {
 	char cmd[1024], *out = NULL, net[16];
@@ -333,64 +403,16 @@ static void tap_netdev(struct kvmon_vm *vm, struct tctl *c)
 	free(out);
 	out = NULL;
 
-	struct kvmon_mirror *m = kvmon_mirror_attach(vm, "tapnet", 0);
-	const char *ty = m ? kvmon_mirror_id(m, "netdev-type") : NULL;
-	const char *tr = m ? kvmon_mirror_id(m, "transport") : NULL;
+	/* Default: a packet socket on the host side of the tap (nothing in
+	 * QEMU); then filter-mirror with vnet_hdr_support, headers stripped. */
+	static const char *const want[] = { "packet", "pipe" };
 
-	ok(m && ty && !strcmp(ty, "tap") && tr && strcmp(tr, "dump"),
-	   "mirror on the tap netdev: type %s, transport %s (filter-mirror, not dump)%s%s",
-	   ty ? ty : "?", tr ? tr : "?", m ? "" : ": ", m ? "" : kvmon_get_error());
-	if (!m)
-		return;
-
-	struct upload up = { .want = 300000 };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	pthread_t th;
-	struct frames *fr = calloc(1, sizeof(*fr));
-	struct buf ms = { 0 };
-
-	snprintf(cmd, sizeof(cmd), "%s.1", net);
-	inet_pton(AF_INET, cmd, &sa.sin_addr);
-	up.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	bind(up.lfd, (struct sockaddr *)&sa, sizeof(sa));
-	listen(up.lfd, 1);
-	getsockname(up.lfd, (struct sockaddr *)&sa, &sl);
-	pthread_create(&th, NULL, upload_server, &up);
-	snprintf(cmd, sizeof(cmd),
-		 "head -c 300000 /dev/urandom > /tmp/up2.bin && ping -c 2 -W 2 %s.1 >/dev/null; "
-		 "nc %s.1 %d < /tmp/up2.bin; rm -f /tmp/up2.bin", net, net, ntohs(sa.sin_port));
-	rc = tctl_run(c, cmd, &out, 120000);
-	free(out);
-	pthread_join(th, NULL);
-	close(up.lfd);
-	collect(m, fr, 1500);
-	ok(up.got.len == 300000, "host received the guest's 300000 bytes over the tap (%zu)",
-	   up.got.len);
-	stream_of(fr, 0, ntohs(sa.sin_port), &ms);
-	ok(ms.len == up.got.len && !memcmp(ms.p, up.got.p, up.got.len),
-	   "the upload appears byte-for-byte in the mirror: virtio-net headers stripped "
-	   "(%zu of %zu bytes, %zu frames)", ms.len, up.got.len, fr->n);
-	size_t icmp = 0;
-
-	for (size_t i = 0; i < fr->n; i++) {
-		struct kvmon_pkt k;
-
-		if (kvmon_pkt_parse(fr->data[i], fr->len[i], &k) == 0 && k.proto == 1)
-			icmp++;
+	for (int t = 0; t < 2; t++) {
+		if (t == 1)
+			setenv("KVMON_MIRROR_TRANSPORT", "pipe", 1);
+		tap_mirror(vm, c, net, want[t]);
+		unsetenv("KVMON_MIRROR_TRANSPORT");
 	}
-	ok(icmp >= 4, "ping: echo requests and replies, both directions (%zu ICMP frames)", icmp);
-
-	struct kvmon_mirror_stats st;
-
-	kvmon_mirror_stats(m, &st);
-	ok(st.framing.bad_vnet == 0 && st.framing.oversize == 0 && st.dropped == 0,
-	   "no bad vnet header, oversize or dropped frame");
-	ok(kvmon_mirror_close(m) == 0, "tap mirror detached");
-	frames_free(fr);
-	free(fr);
-	free(ms.p);
-	free(up.got.p);
 }
 
 int main(void)

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Mirror source for tap netdevs that costs QEMU nothing: a packet socket
+ * on the host side of the VM's tap interface sees every frame the guest
+ * sends (incoming on the tap) and every frame sent to it (outgoing), once
+ * each, in the kernel, without QEMU's netfilters, so also for a netdev
+ * with vhost=on, which QEMU's filters refuse. Frames arrive whole, without
+ * virtio-net header. Receive-only: nothing is ever sent on the socket.
+ */
+#define _GNU_SOURCE
+#include "net_internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RCVBUF_BYTES (8 << 20)
+
+struct packet_batch {
+	struct mmsghdr msg[PACKET_BATCH];
+	struct iovec iov[PACKET_BATCH];
+	uint8_t *bufs;            /* PACKET_BATCH x KVMON_NET_MAX_FRAME */
+};
+
+int packet_open(const char *ifname)
+{
+	unsigned idx = if_nametoindex(ifname);
+	struct sockaddr_ll sa = { .sll_family = AF_PACKET,
+				  .sll_protocol = htons(ETH_P_ALL) };
+	int sz = RCVBUF_BYTES, fd;
+
+	if (!idx)
+		return kvmon_set_error(errno, "interface %s: %s", ifname, strerror(errno));
+	/* Protocol 0: the socket receives nothing until bound to the tap,
+	 * so no frame of another interface slips in before bind(). */
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return kvmon_set_error(errno, "packet socket: %s", strerror(errno));
+	sa.sll_ifindex = (int)idx;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return kvmon_set_error(e, "packet socket on %s: %s", ifname, strerror(e));
+	}
+	/* Bursts must wait here while the receiver sleeps between batches;
+	 * SO_RCVBUFFORCE passes net.core.rmem_max with CAP_NET_ADMIN. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	return fd;
+}
+
+struct packet_batch *packet_batch_new(void)
+{
+	struct packet_batch *b = calloc(1, sizeof(*b));
+
+	if (b && !(b->bufs = malloc((size_t)PACKET_BATCH * KVMON_NET_MAX_FRAME))) {
+		free(b);
+		b = NULL;
+	}
+	if (!b)
+		kvmon_set_error(ENOMEM, "out of memory");
+	return b;
+}
+
+void packet_batch_free(struct packet_batch *b)
+{
+	if (b)
+		free(b->bufs);
+	free(b);
+}
+
+int packet_recv(int fd, struct packet_batch *b)
+{
+	for (unsigned i = 0; i < PACKET_BATCH; i++) {
+		b->iov[i].iov_base = b->bufs + (size_t)i * KVMON_NET_MAX_FRAME;
+		b->iov[i].iov_len = KVMON_NET_MAX_FRAME;
+		memset(&b->msg[i], 0, sizeof(b->msg[i]));
+		b->msg[i].msg_hdr.msg_iov = &b->iov[i];
+		b->msg[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = recvmmsg(fd, b->msg, PACKET_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n < 0)
+		return kvmon_set_error(errno, "packet socket: %s", strerror(errno));
+	return n;
+}
+
+const uint8_t *packet_frame(const struct packet_batch *b, unsigned i, size_t *len)
+{
+	*len = b->msg[i].msg_len;
+	return b->bufs + (size_t)i * KVMON_NET_MAX_FRAME;
+}
