@@ -947,6 +947,12 @@ KVMON_API struct kvmon_fim_db *kvmon_fim_db_load(const char *path,
 KVMON_API struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
 						    const unsigned char *key,
 						    size_t keylen);
+/* The same, but the entries are parsed by the first kvmon_fim_db_wait()
+ * (or function that waits), in the thread that calls it; other callers
+ * wait for that. For a caller that has a thread of its own to give it. */
+KVMON_API struct kvmon_fim_db *kvmon_fim_db_load_deferred(const char *path,
+							  const unsigned char *key,
+							  size_t keylen);
 KVMON_API int kvmon_fim_db_wait(const struct kvmon_fim_db *db);
 KVMON_API void kvmon_fim_db_free(struct kvmon_fim_db *db);
 #define KVMON_FIM_KEY_LEN 32

@@ -59,6 +59,7 @@ struct fim_loader {
 	pthread_t th;
 	pthread_mutex_t lock;
 	bool joined;
+	bool threaded;      /* else parsed by the first kvmon_fim_db_wait() */
 	char *data;
 	const char *from, *end;
 	unsigned lineno;
@@ -1186,16 +1187,21 @@ int kvmon_fim_db_wait(const struct kvmon_fim_db *db)
 		return 0;
 	pthread_mutex_lock(&l->lock);
 	if (!l->joined) {
-		pthread_join(l->th, NULL);
+		if (l->threaded)
+			pthread_join(l->th, NULL);
+		else /* deferred: parsed by the first caller, others wait */
+			bg_parse((struct kvmon_fim_db *)db);
 		l->joined = true;
 	}
 	pthread_mutex_unlock(&l->lock);
 	return l->err ? kvmon_set_error(l->err, "%s", l->msg) : 0;
 }
 
-struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
-					  const unsigned char *key,
-					  size_t keylen)
+/* The MAC over every byte and the metadata now; the entries on a thread
+ * (threaded) or by the first kvmon_fim_db_wait(). */
+static struct kvmon_fim_db *load_split(const char *path,
+				       const unsigned char *key, size_t keylen,
+				       bool threaded)
 {
 	struct kvmon_fim_db *db = NULL;
 	struct fim_loader *l = NULL;
@@ -1236,7 +1242,8 @@ struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
 				  .count = count };
 	pthread_mutex_init(&l->lock, NULL);
 	db->bg = l;
-	if (pthread_create(&l->th, NULL, bg_parse, db)) {
+	l->threaded = threaded && !pthread_create(&l->th, NULL, bg_parse, db);
+	if (threaded && !l->threaded) {
 		l->joined = true; /* no thread: parse here */
 		bg_parse(db);
 	}
@@ -1247,6 +1254,20 @@ fail:
 	kvmon_fim_db_free(db);
 	kvmon_error_prefix("%s", path);
 	return NULL;
+}
+
+struct kvmon_fim_db *kvmon_fim_db_load_bg(const char *path,
+					  const unsigned char *key,
+					  size_t keylen)
+{
+	return load_split(path, key, keylen, true);
+}
+
+struct kvmon_fim_db *kvmon_fim_db_load_deferred(const char *path,
+						const unsigned char *key,
+						size_t keylen)
+{
+	return load_split(path, key, keylen, false);
 }
 
 int kvmon_fim_key_load(const char *path, bool create,

@@ -743,13 +743,14 @@ static void prefetch(const char *path)
 }
 
 /* check/update: the baseline (key, database with its MAC checked and
- * every entry parsed, then for an incremental check the block map it
- * names) loads on a thread started before the NBD library loads. A
+ * its metadata read, then its entries parsed, then for an incremental
+ * check the block map it names) loads on a thread started before the
+ * NBD library loads; the snapshot is set up once the MAC is checked. A
  * thread created while that library loads waits for the dynamic
  * loader's lock until it is done (~40 ms with a cold page cache), so
  * the database used to be parsed beside the snapshot set-up and the
- * walk, on 2 cores with QEMU; now it is ready before the snapshot is
- * opened, and the map while it is. A failure is repeated on the main
+ * walk, on 2 cores with QEMU; now the entries and the map are ready
+ * about when the snapshot is. A failure to load is repeated on the main
  * thread for its message. */
 struct base_job {
 	struct fim_cli *f;
@@ -765,7 +766,7 @@ struct base_job {
 	bool db_done;
 	pthread_t th;
 	bool started;
-	int64_t db_at, map_at; /* KVMON_FIM_TIMING: when each was ready */
+	int64_t db_at, parsed_at, map_at; /* KVMON_FIM_TIMING: when ready */
 };
 
 static void *base_thread(void *arg)
@@ -777,8 +778,9 @@ static void *base_thread(void *arg)
 
 	prefetch(j->f->db);
 	j->key_ok = kvmon_fim_key_load(j->f->key, false, j->key) == 0;
-	if (j->key_ok)
-		j->base = kvmon_fim_db_load(j->f->db, j->key, sizeof(j->key));
+	if (j->key_ok) /* MAC and metadata; the entries below */
+		j->base = kvmon_fim_db_load_deferred(j->f->db, j->key,
+						     sizeof(j->key));
 	b = j->base;
 	/* verified metadata only: the MAC was checked by the load */
 	if (b && j->f->incremental && !j->f->cd.image &&
@@ -795,6 +797,12 @@ static void *base_thread(void *arg)
 	j->db_done = true;
 	pthread_cond_signal(&j->cond);
 	pthread_mutex_unlock(&j->lock);
+	/* the snapshot can be set up now; the entries are parsed here
+	 * meanwhile (the main thread's kvmon_fim_db_wait waits for it, and
+	 * frees base only after joining this thread) */
+	if (b)
+		kvmon_fim_db_wait(b);
+	j->parsed_at = timing_t0 ? mono_us() : 0;
 	if (want_map)
 		map_read(j->map_path, j->map_sha, &j->map);
 	j->map_at = timing_t0 ? mono_us() : 0;
@@ -889,9 +897,16 @@ static int run(struct fim_cli *f, struct base_job *bj)
 	timing("snapshot + fs open");
 	map_wait(f, &p, base, bj);
 	timing("block map");
+	if (kvmon_fim_db_wait(base) < 0) { /* a malformed entry */
+		cli_lib_fail(&f->c, "baseline database");
+		goto close;
+	}
+	timing("database entries");
 	if (timing_t0 && bj->db_at)
-		fprintf(stderr, "fim timing:   baseline thread: database at %.1f ms, "
-			"block map at %.1f ms\n", (double)(bj->db_at - timing_t0) / 1000,
+		fprintf(stderr, "fim timing:   baseline thread: database MAC at %.1f "
+			"ms, entries at %.1f ms, block map at %.1f ms\n",
+			(double)(bj->db_at - timing_t0) / 1000,
+			(double)(bj->parsed_at - timing_t0) / 1000,
 			(double)(bj->map_at - timing_t0) / 1000);
 	now = scan_planned(f, &p, base, cfg);
 	if (!now)
@@ -927,6 +942,7 @@ close:
 	close_disk(f, &rc);
 	rc = EXIT_ERROR;
 out:
+	base_end(bj); /* it may still be parsing base's entries */
 	kvmon_vm_close(f->cd.vm); /* connected early, no disk opened */
 	f->cd.vm = NULL;
 	OPENSSL_cleanse(key, sizeof(key));

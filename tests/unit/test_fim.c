@@ -388,6 +388,16 @@ static void test_load_bg(const char *dbp,
 	kvmon_fim_db_free(l);
 	l = kvmon_fim_db_load_bg(dbp, key, 32);
 	kvmon_fim_db_free(l); /* freed while parsing: waits, no leak */
+	l = kvmon_fim_db_load_deferred(dbp, key, 32);
+	ok(l && !strcmp(kvmon_fim_db_get_meta(l, "bitmap"), "kvmon-fim-1-g1") &&
+	   kvmon_fim_db_wait(l) == 0 && kvmon_fim_db_wait(l) == 0 &&
+	   kvmon_fim_db_count(l) == 49 && kvmon_fim_compare(a, l, collect, &f) == 0 &&
+	   f.n == 0, "deferred load: metadata first, the entries parsed by the "
+	   "first wait, equal to the scan");
+	found_free(&f);
+	kvmon_fim_db_free(l);
+	l = kvmon_fim_db_load_deferred(dbp, key, 32);
+	kvmon_fim_db_free(l); /* never waited for: parsed and freed, no leak */
 	memcpy(key2, key, 32);
 	key2[0] ^= 0x80;
 	l = kvmon_fim_db_load_bg(dbp, key2, 32);
@@ -420,6 +430,11 @@ static void test_load_bg(const char *dbp,
 	kvmon_fim_db_free(l);
 	ok(!kvmon_fim_db_load(path2, key, 32), "signed malformed entry: sync "
 	   "load refuses it too");
+	l = kvmon_fim_db_load_deferred(path2, key, 32);
+	ok(l && kvmon_fim_db_wait(l) < 0 && kvmon_get_errno() == EBADMSG &&
+	   kvmon_fim_db_wait(l) < 0 && kvmon_fim_db_count(l) == 0,
+	   "signed malformed entry, deferred load: every wait reports it");
+	kvmon_fim_db_free(l);
 	/* metadata after an entry: the writer never does that; refused */
 	memcpy(body, t, blen);
 	memcpy(body + blen, "meta late x\n", 12);
@@ -731,6 +746,26 @@ static void test_cli(void)
 	ok(tsh("%s check --image '%s/two.img' > /dev/null 2> '%s/o.err'", base, root, root) == 2 &&
 	   tsh("grep -q 'tampered' '%s/o.err'", root) == 0,
 	   "tampered database (mode of meta.txt rewritten): exit 2, says so");
+	{
+		/* signed (the MAC verifies) but an entry cut short: the
+		 * entries are parsed after the MAC, on another thread */
+		char dbf[4300], keyf[4300], *t;
+		unsigned char key[32];
+		size_t dlen;
+
+		snprintf(dbf, sizeof(dbf), "%s/cli.db", root);
+		snprintf(keyf, sizeof(keyf), "%s/cli.key", root);
+		t = file_text(dbf, &dlen);
+		if (t && dlen > 40 && kvmon_fim_key_load(keyf, false, key) == 0)
+			write_signed(dbf, t, dlen - 32 - 3, key);
+		free(t);
+		ok(tsh("%s check --image '%s/two.img' > '%s/o.out' 2> '%s/o.err'",
+		       base, root, root, root) == 2 &&
+		   tsh("grep -q 'malformed' '%s/o.err'", root) == 0 &&
+		   tsh("test ! -s '%s/o.out'", root) == 0,
+		   "signed database with a malformed entry: exit 2, says so, "
+		   "no finding");
+	}
 	tsh("cp '%s/cli.db.orig' '%s/cli.db'", root, root);
 	ok(tsh("%s update --image '%s/two.img' > /dev/null", base, root) == 1,
 	   "update reports the changes: exit 1");
