@@ -7,10 +7,12 @@
  *  2. rule matching: Gbit/s through 1,000 content rules on Hyperscan,
  *     against a naive memmem() loop over the same rules;
  *  3. guest network throughput (HTTP download from the real guest)
- *     with mirroring off vs on with pcap output (target <= 3% overhead).
- * Usage: bench_mirror [--no-guest | --guest-only] [--pairs N]
- *                     [--listen | --transport pipe|socketpair|listen]
- * (the transport kvmon tries first; default pipe, the library's default)
+ *     with mirroring off vs on with pcap output (target <= 3% overhead),
+ *     over QEMU user networking (the bundled guest's net0) or, --tap, over
+ *     a tap netdev hot-added to it.
+ * Usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--mb N] [--tap]
+ *                     [--listen | --transport packet|dump|pipe|socketpair|listen]
+ * (the source kvmon tries first; default: the library's choice)
  */
 #define _GNU_SOURCE
 #include "kvmon.h"
@@ -332,6 +334,11 @@ static void *consumer_main(void *arg)
 	return NULL;
 }
 
+/* Where the download goes: QEMU user networking's forwarded port on
+ * loopback, or (--tap) the guest's address on a tap netdev. */
+static uint32_t dl_addr = INADDR_LOOPBACK; /* host order */
+static const char *mirror_netdev;          /* NULL: net0 */
+
 static double download(int port, const char *path, long *bytes)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -340,7 +347,7 @@ static double download(int port, const char *path, long *bytes)
 	double t0 = now_s();
 
 	*bytes = 0;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_addr.s_addr = htonl(dl_addr);
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;
@@ -450,7 +457,7 @@ static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_
 	struct kvmon_mirror_stats st;
 	pthread_t th;
 
-	cs.m = kvmon_mirror_attach(vm, NULL, 0);
+	cs.m = kvmon_mirror_attach(vm, mirror_netdev, 0);
 	cs.p = kvmon_pcap_open(pcap_path, 0, 0);
 	if (!cs.m || !cs.p) {
 		fprintf(stderr, "bench: mirror: %s\n", kvmon_get_error());
@@ -503,7 +510,64 @@ static void median_ci(const double *v, int n, double *lo, double *hi)
 	free(s);
 }
 
-static void bench_guest(const char *root, int reps, int mb)
+static char tap_name[16];
+
+static void tap_cleanup(void)
+{
+	char cmd[64];
+
+	if (!tap_name[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", tap_name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", tap_name);
+	tap_name[0] = '\0';
+}
+
+/* --tap: a tap netdev (vnet_hdr=on, as libvirt sets it up) and a virtio
+ * NIC hot-added to the guest, addressed from the host; downloads and the
+ * mirror then use it. Port 80 of the guest, or -1. */
+static int tap_setup(struct kvmon_vm *vm, struct tctl *c)
+{
+	char cmd[768], net[16], *out = NULL;
+	int pid = (int)getpid(), rc;
+	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+
+	snprintf(net, sizeof(net), "10.%d.%d", 200 + pid % 50, (pid / 50) % 250);
+	snprintf(tap_name, sizeof(tap_name), "kvb%d", pid % 100000);
+	atexit(tap_cleanup);
+	snprintf(cmd, sizeof(cmd), "ip tuntap add dev %s mode tap && ip addr add %s.1/24 dev %s "
+		 "&& ip link set %s up", tap_name, net, tap_name, tap_name);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "{\"type\":\"tap\",\"id\":\"tapnet\",\"ifname\":\"%s\",\"script\":\"no\","
+		 "\"downscript\":\"no\",\"vnet_hdr\":true}", tap_name);
+	if (kvmon_qmp_execute(q, "netdev_add", cmd, NULL) < 0 ||
+	    kvmon_qmp_execute(q, "device_add", "{\"driver\":\"virtio-net-pci\","
+			      "\"netdev\":\"tapnet\",\"id\":\"tapnic\","
+			      "\"mac\":\"52:54:00:ab:cd:ef\"}", NULL) < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd),
+		 "for i in $(seq 100); do d=$(grep -l 52:54:00:ab:cd:ef "
+		 "/sys/class/net/*/address 2>/dev/null | cut -d/ -f5); "
+		 "[ -n \"$d\" ] && break; sleep 0.1; done; [ -n \"$d\" ] && "
+		 "ip addr add %s.2/24 dev $d && ip link set $d up", net);
+	rc = tctl_run(c, cmd, &out, 60000);
+	free(out);
+	if (rc != 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "%s.2", net);
+	struct in_addr ia;
+
+	if (inet_pton(AF_INET, cmd, &ia) != 1)
+		return -1;
+	dl_addr = ntohl(ia.s_addr);
+	mirror_netdev = "tapnet";
+	return 80;
+}
+
+static void bench_guest(const char *root, int reps, int mb, bool tap)
 {
 	struct kvmon_vm *vm = tguest_start("nbench");
 	struct tctl *c;
@@ -530,8 +594,14 @@ static void bench_guest(const char *root, int reps, int mb)
 		 (long)mb << 20);
 	tctl_run(c, cmd, &out, 120000);
 	free(out);
-	int port = kvmon_vm_http_port(vm);
+	int port = tap ? tap_setup(vm, c) : kvmon_vm_http_port(vm);
 
+	if (port < 0) {
+		fprintf(stderr, "bench: tap set-up failed: %s\n", kvmon_get_error());
+		tctl_close(c);
+		tguest_stop(vm);
+		goto out;
+	}
 	snprintf(pcap_path, sizeof(pcap_path), "%s/bench-guest.pcap", root);
 	download(port, "/big.bin", &bytes); /* warm up */
 	for (int i = 0; i < reps; i++, n++) {
@@ -598,9 +668,10 @@ static void bench_guest(const char *root, int reps, int mb)
 	qsort(von, (size_t)n, sizeof(double), cmp_d);
 	double moff = (double)bytes / pct(off, n, 0.5) / 1e6, mon = (double)bytes / pct(on, n, 0.5) / 1e6;
 
-	printf("guest: HTTP download of %ld bytes from the guest (TCG), %d pairs off/on "
-	       "back to back (order alternating), %s transport, load average %.1f %.1f %.1f\n",
-	       bytes, n, used_transport,
+	printf("guest: HTTP download of %ld bytes from the guest (TCG) over %s, %d pairs "
+	       "off/on back to back (order alternating), %s transport, load average "
+	       "%.1f %.1f %.1f\n", bytes, tap ? "a tap netdev (vnet_hdr=on)" : "user networking",
+	       n, used_transport,
 	       la[0], la[1], la[2]);
 	printf("  %-40s %10.1f MB/s (median)\n", "mirroring off", moff);
 	printf("  %-40s %10.1f MB/s (median)  (%ld frames to pcap per run, %ld dropped)\n",
@@ -643,6 +714,7 @@ int main(int argc, char **argv)
 	const char *root = tguest_root();
 	bool guest = true, others = true;
 	int reps = 11, mb = 32;
+	bool tap = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-guest"))
@@ -657,8 +729,10 @@ int main(int argc, char **argv)
 			reps = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--mb") && i + 1 < argc)
 			mb = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--tap"))
+			tap = true;
 		else {
-			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--mb N] [--listen | --transport dump|pipe|socketpair|listen]\n");
+			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N] [--mb N] [--tap] [--listen | --transport dump|pipe|socketpair|listen]\n");
 			return 2;
 		}
 	}
@@ -672,7 +746,7 @@ int main(int argc, char **argv)
 	if (others)
 		bench_rules();
 	if (guest && tguest_available())
-		bench_guest(root, reps, mb);
+		bench_guest(root, reps, mb, tap);
 	else if (guest)
 		fprintf(stderr, "bench: bundled guest not built: guest part skipped\n");
 	return 0;

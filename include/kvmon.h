@@ -496,7 +496,7 @@ struct kvmon_mirror;
 struct kvmon_mirror_stats {
 	struct kvmon_framer_stats framing;
 	uint64_t queued;       /* frames put in the ring */
-	uint64_t dropped;      /* frames dropped: ring full */
+	uint64_t dropped;      /* frames dropped: ring (or packet socket) full */
 	uint64_t connections;  /* sender connections accepted */
 	uint64_t rejected;     /* extra concurrent senders refused */
 	uint64_t ended;        /* QEMU closed a stream that cannot come back

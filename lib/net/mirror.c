@@ -172,6 +172,13 @@ static int packet_batch(struct kvmon_mirror *m)
 	} while (n == (int)PACKET_BATCH);
 	if (n < 0)
 		return -1;
+	unsigned lost = packet_drops(m->cfd);
+
+	if (lost) { /* the socket's buffer overflowed: also a ring drop */
+		pthread_mutex_lock(&m->lock);
+		m->st.dropped += lost;
+		pthread_mutex_unlock(&m->lock);
+	}
 	coalesce();
 	return 0;
 }

@@ -38,6 +38,8 @@ int packet_recv(int fd, struct packet_batch *b);
 /* Frame i of the last packet_recv(); *len is its length on the wire,
  * larger than KVMON_NET_MAX_FRAME if it was cut to that. */
 const uint8_t *packet_frame(const struct packet_batch *b, unsigned i, size_t *len);
+/* Frames the kernel dropped (receive buffer full) since the last call. */
+unsigned packet_drops(int fd);
 
 /* One payload option, in rule order: content or pcre. */
 struct rule_content {

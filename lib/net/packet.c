@@ -99,3 +99,14 @@ const uint8_t *packet_frame(const struct packet_batch *b, unsigned i, size_t *le
 	*len = b->msg[i].msg_len;
 	return b->bufs + (size_t)i * KVMON_NET_MAX_FRAME;
 }
+
+unsigned packet_drops(int fd)
+{
+	struct tpacket_stats st = { 0 };
+	socklen_t len = sizeof(st);
+
+	/* Reading the counters resets them. */
+	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
+		return 0;
+	return st.tp_drops;
+}
