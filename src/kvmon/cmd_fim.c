@@ -791,6 +791,7 @@ static void *base_thread(void *arg)
 		snprintf(j->map_sha, sizeof(j->map_sha), "%s",
 			 kvmon_fim_db_get_meta(b, "map_sha256"));
 		want_map = true;
+		prefetch(j->map_path); /* read while the entries parse */
 	}
 	j->db_at = timing_t0 ? mono_us() : 0;
 	pthread_mutex_lock(&j->lock);
