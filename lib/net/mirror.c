@@ -977,8 +977,11 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	bool vnet = netdev_may_vnet(q, netdev, type, sizeof(type), ifname, sizeof(ifname));
 	enum transport t = transport_wanted();
 
-	if (t == T_PACKET && (strcmp(type, "tap") || !ifname[0]))
-		t = T_DUMP; /* only a tap has a host-side interface to listen on */
+	/* Only a tap has a host-side interface to listen on, and only one we
+	 * can tell is this QEMU's. */
+	if (t == T_PACKET && (strcmp(type, "tap") || !ifname[0] ||
+			      !packet_tap_of(kvmon_vm_pid(vm), ifname)))
+		t = T_DUMP;
 	if (t == T_DUMP && vnet)
 		t = T_PIPE;
 	switch (t) {

@@ -40,6 +40,8 @@ int packet_recv(int fd, struct packet_batch *b);
 const uint8_t *packet_frame(const struct packet_batch *b, unsigned i, size_t *len);
 /* Frames the kernel dropped (receive buffer full) since the last call. */
 unsigned packet_drops(int fd);
+/* ifname is the tap process pid holds, in our network namespace. */
+bool packet_tap_of(pid_t pid, const char *ifname);
 
 /* One payload option, in rule order: content or pcre. */
 struct rule_content {

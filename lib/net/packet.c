@@ -11,7 +11,11 @@
 #include "net_internal.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
@@ -109,4 +113,58 @@ unsigned packet_drops(int fd)
 	if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0)
 		return 0;
 	return st.tp_drops;
+}
+
+/* Does fdinfo file `path` describe a tun/tap descriptor attached to
+ * ifname ("iff:\t<name>" line)? */
+static bool fd_is_tap(const char *path, const char *ifname)
+{
+	char buf[1024], want[32];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "iff:\t%s\n", ifname);
+	return strstr(buf, want) != NULL;
+}
+
+/*
+ * The name QEMU reports is only a name: listen on it only if it is the tap
+ * that process `pid` holds (a tun descriptor attached to it in
+ * /proc/PID/fdinfo) and that process shares our network namespace, so a
+ * QEMU in another namespace never gets another interface of the same name
+ * mirrored in its place.
+ */
+bool packet_tap_of(pid_t pid, const char *ifname)
+{
+	char path[64];
+	struct stat a, b;
+	DIR *d;
+	struct dirent *e;
+	bool found = false;
+	unsigned seen = 0;
+
+	if (pid <= 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	if (stat(path, &a) < 0 || stat("/proc/self/ns/net", &b) < 0 ||
+	    a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", (int)pid);
+	if (!(d = opendir(path)))
+		return false;
+	while (!found && seen++ < 65536 && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", (int)pid, e->d_name);
+		found = fd_is_tap(path, ifname);
+	}
+	closedir(d);
+	return found;
 }
