@@ -323,11 +323,12 @@ struct consumer {
 static void *consumer_main(void *arg)
 {
 	struct consumer *c = arg;
-	static uint8_t buf[KVMON_NET_MAX_FRAME];
+	const uint8_t *buf;
 	struct kvmon_frame_info fi;
 
+	/* As kvmon mirror -w does: frames go from the ring to the pcap. */
 	while (!atomic_load(&consumer_stop)) {
-		if (kvmon_mirror_next(c->m, buf, sizeof(buf), &fi, 100) == 1) {
+		if (kvmon_mirror_next_ref(c->m, &buf, &fi, 100) == 1) {
 			kvmon_pcap_write(c->p, fi.ts_ns, buf, fi.len);
 			c->frames++;
 		}

@@ -535,6 +535,11 @@ KVMON_API struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm,
  */
 KVMON_API int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
 				struct kvmon_frame_info *info, int timeout_ms);
+/* The same without a copy: *frame points into the ring and stays valid
+ * (the receiver does not reuse it) until the next call of either function
+ * or kvmon_mirror_close(). One consumer thread. */
+KVMON_API int kvmon_mirror_next_ref(struct kvmon_mirror *m, const uint8_t **frame,
+				    struct kvmon_frame_info *info, int timeout_ms);
 KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
 				  struct kvmon_mirror_stats *st);
 /* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL;

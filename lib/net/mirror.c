@@ -50,6 +50,7 @@ struct kvmon_mirror {
 	uint8_t *ring;
 	size_t cap;
 	uint64_t head, tail;     /* monotonic byte offsets; used = head - tail */
+	size_t lent;             /* record at tail handed out by next_ref */
 	bool waiting;
 	uint64_t batch_ts;       /* receive time of the chunk being decoded */
 	struct kvmon_mirror_stats st;
@@ -334,12 +335,16 @@ fail:
 	return NULL;
 }
 
-int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
-		      struct kvmon_frame_info *info, int timeout_ms)
+/* With the lock held: release the record lent by kvmon_mirror_next_ref(),
+ * then wait for the next one; 1 with its ring position and length, 0 on
+ * timeout, -1 (EPIPE) once the stream ended and the ring is empty. */
+static int next_record(struct kvmon_mirror *m, int timeout_ms, size_t *pos_out,
+		       uint32_t *len_out)
 {
 	struct timespec dl;
-	int rc = 0;
 
+	m->tail += m->lent;
+	m->lent = 0;
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	if (timeout_ms > 0) {
 		dl.tv_sec += timeout_ms / 1000;
@@ -349,7 +354,6 @@ int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
 			dl.tv_nsec -= 1000000000;
 		}
 	}
-	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		if (m->head != m->tail) {
 			size_t pos = (size_t)(m->tail % m->cap);
@@ -360,30 +364,61 @@ int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
 				m->tail += m->cap - pos;
 				continue;
 			}
-			if (len > cap) {
-				m->tail += rec_size(len);
-				rc = kvmon_set_error(EMSGSIZE, "frame of %u bytes > buffer", len);
-				break;
-			}
-			memcpy(&info->ts_ns, m->ring + pos + 8, 8);
-			info->len = len;
-			memcpy(buf, m->ring + pos + REC_HDR, len);
-			m->tail += rec_size(len);
-			rc = 1;
-			break;
+			*pos_out = pos;
+			*len_out = len;
+			return 1;
 		}
-		if (m->st.ended) {
-			rc = kvmon_set_error(EPIPE, "the mirror stream ended (QEMU closed it)");
-			break;
-		}
+		if (m->st.ended)
+			return kvmon_set_error(EPIPE, "the mirror stream ended (QEMU closed it)");
 		if (timeout_ms == 0)
-			break;
+			return 0;
 		m->waiting = true;
 		int w = timeout_ms < 0 ? pthread_cond_wait(&m->cond, &m->lock)
 				       : pthread_cond_timedwait(&m->cond, &m->lock, &dl);
 		m->waiting = false;
 		if (w == ETIMEDOUT && m->head == m->tail)
-			break;
+			return 0;
+	}
+}
+
+int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
+		      struct kvmon_frame_info *info, int timeout_ms)
+{
+	size_t pos;
+	uint32_t len;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	rc = next_record(m, timeout_ms, &pos, &len);
+	if (rc == 1 && len > cap) {
+		m->tail += rec_size(len);
+		rc = kvmon_set_error(EMSGSIZE, "frame of %u bytes > buffer", len);
+	} else if (rc == 1) {
+		memcpy(&info->ts_ns, m->ring + pos + 8, 8);
+		info->len = len;
+		memcpy(buf, m->ring + pos + REC_HDR, len);
+		m->tail += rec_size(len);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int kvmon_mirror_next_ref(struct kvmon_mirror *m, const uint8_t **frame,
+			  struct kvmon_frame_info *info, int timeout_ms)
+{
+	size_t pos;
+	uint32_t len;
+	int rc;
+
+	pthread_mutex_lock(&m->lock);
+	rc = next_record(m, timeout_ms, &pos, &len);
+	if (rc == 1) {
+		/* The receiver only writes free space; the lent record stays
+		 * out of it until the next call moves the tail past it. */
+		memcpy(&info->ts_ns, m->ring + pos + 8, 8);
+		info->len = len;
+		*frame = m->ring + pos + REC_HDR;
+		m->lent = rec_size(len);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return rc;

@@ -157,7 +157,7 @@ int cmd_mirror(int argc, char **argv)
 	struct kvmon_pcap *pcap = NULL;
 	struct kvmon_flows *ft = NULL;
 	struct kvmon_rules *rules = NULL;
-	uint8_t *buf = NULL;
+	const uint8_t *buf = NULL;
 	const char *vars[MAX_VARS + 1] = { NULL };
 	size_t nvars = 0;
 	int opt, rc = EXIT_ERROR;
@@ -278,8 +278,7 @@ int cmd_mirror(int argc, char **argv)
 		cli_lib_fail(&c, iface);
 		goto out;
 	}
-	buf = malloc(KVMON_NET_MAX_FRAME);
-	vm = buf ? cli_open_vm(&c) : NULL;
+	vm = cli_open_vm(&c);
 	if (!vm)
 		goto out;
 	x.vm = kvmon_vm_name(vm);
@@ -305,7 +304,8 @@ int cmd_mirror(int argc, char **argv)
 	while (!stop && !io_error && (!count || frames < count)) {
 		struct kvmon_frame_info fi;
 		struct timespec now;
-		int r = kvmon_mirror_next(m, buf, KVMON_NET_MAX_FRAME, &fi, 200);
+		/* Frames are only read here: no copy out of the ring. */
+		int r = kvmon_mirror_next_ref(m, &buf, &fi, 200);
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (duration && (unsigned long long)(now.tv_sec - t0.tv_sec) >= duration)
@@ -330,7 +330,7 @@ int cmd_mirror(int argc, char **argv)
 			break;
 		}
 		if (r < 0)
-			continue; /* EMSGSIZE cannot happen with this buffer */
+			continue;
 		frames++;
 		bytes += fi.len;
 		if (pcap && kvmon_pcap_write(pcap, fi.ts_ns, buf, fi.len) < 0) {
@@ -415,6 +415,5 @@ out:
 		fclose(x.flows);
 	if (x.alerts && x.alerts != stdout)
 		fclose(x.alerts);
-	free(buf);
 	return rc;
 }

@@ -213,6 +213,17 @@ static void test_receiver(void)
 	   "stream resumes after the sender reconnects");
 	kvmon_mirror_stats(m, &st);
 	ok(st.framing.oversize == 1, "oversize counted");
+	/* A frame lent by next_ref stays intact while the ring fills over it. */
+	uint8_t marked[1000];
+	const uint8_t *ref = NULL;
+	struct kvmon_frame_info rfi;
+
+	memset(marked, 0xa5, sizeof(marked));
+	len = rec(stream, marked, sizeof(marked), -1);
+	ok(write(fd, stream, len) == (ssize_t)len &&
+		   kvmon_mirror_next_ref(m, &ref, &rfi, 2000) == 1 && rfi.len == 1000 &&
+		   !memcmp(ref, marked, 1000),
+	   "next_ref: the frame, without a copy");
 	/* Ring overflow: nobody consumes; the sender is never blocked. */
 	len = 0;
 	for (int i = 0; i < 8; i++)
@@ -225,6 +236,8 @@ static void test_receiver(void)
 	usleep(300000);
 	kvmon_mirror_stats(m, &st);
 	ok(sent == 40000, "sender never blocked (40000 frames written)");
+	ok(ref && !memcmp(ref, marked, 1000),
+	   "the lent frame was not overwritten while the ring overflowed");
 	int got = drain(m, 100000, 200);
 
 	kvmon_mirror_stats(m, &st);
