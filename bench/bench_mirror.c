@@ -664,57 +664,17 @@ static void median_ci(const double *v, int n, double *lo, double *hi)
 	free(s);
 }
 
-static char tap_name[16];
-
-static void tap_cleanup(void)
-{
-	char cmd[64];
-
-	if (!tap_name[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", tap_name);
-	if (system(cmd) != 0)
-		fprintf(stderr, "bench: could not remove %s\n", tap_name);
-	tap_name[0] = '\0';
-}
-
-/* --tap: a tap netdev (vnet_hdr=on, as libvirt sets it up) and a virtio
- * NIC hot-added to the guest, addressed from the host; downloads and the
- * mirror then use it. Port 80 of the guest, or -1. */
+/* --tap: downloads and the mirror over a tap netdev hot-added to the
+ * guest. Port 80 of the guest, or -1. */
 static int tap_setup(struct kvmon_vm *vm, struct tctl *c)
 {
-	char cmd[768], net[16], *out = NULL;
-	int pid = (int)getpid(), rc;
-	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
-
-	snprintf(net, sizeof(net), "10.%d.%d", 200 + pid % 50, (pid / 50) % 250);
-	snprintf(tap_name, sizeof(tap_name), "kvb%d", pid % 100000);
-	atexit(tap_cleanup);
-	snprintf(cmd, sizeof(cmd), "ip tuntap add dev %s mode tap && ip addr add %s.1/24 dev %s "
-		 "&& ip link set %s up", tap_name, net, tap_name, tap_name);
-	if (system(cmd) != 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "{\"type\":\"tap\",\"id\":\"tapnet\",\"ifname\":\"%s\",\"script\":\"no\","
-		 "\"downscript\":\"no\",\"vnet_hdr\":true}", tap_name);
-	if (kvmon_qmp_execute(q, "netdev_add", cmd, NULL) < 0 ||
-	    kvmon_qmp_execute(q, "device_add", "{\"driver\":\"virtio-net-pci\","
-			      "\"netdev\":\"tapnet\",\"id\":\"tapnic\","
-			      "\"mac\":\"52:54:00:ab:cd:ef\"}", NULL) < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd),
-		 "for i in $(seq 100); do d=$(grep -l 52:54:00:ab:cd:ef "
-		 "/sys/class/net/*/address 2>/dev/null | cut -d/ -f5); "
-		 "[ -n \"$d\" ] && break; sleep 0.1; done; [ -n \"$d\" ] && "
-		 "ip addr add %s.2/24 dev $d && ip link set $d up", net);
-	rc = tctl_run(c, cmd, &out, 60000);
-	free(out);
-	if (rc != 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "%s.2", net);
+	char net[16], addr[24];
 	struct in_addr ia;
 
-	if (inet_pton(AF_INET, cmd, &ia) != 1)
+	if (tguest_add_tap(vm, c, "kvb", net) < 0)
+		return -1;
+	snprintf(addr, sizeof(addr), "%s.2", net);
+	if (inet_pton(AF_INET, addr, &ia) != 1)
 		return -1;
 	dl_addr = ntohl(ia.s_addr);
 	mirror_netdev = "tapnet";

@@ -127,6 +127,21 @@ static int record_header(struct kvmon_framer *f)
 	return 0;
 }
 
+/* Collect header bytes up to size; true once it is complete. */
+static bool take_header(struct kvmon_framer *f, const uint8_t **buf, size_t *len,
+			size_t size)
+{
+	size_t n = size - f->hdr_have;
+
+	if (n > *len)
+		n = *len;
+	memcpy(f->hdr + f->hdr_have, *buf, n);
+	f->hdr_have += n;
+	*buf += n;
+	*len -= n;
+	return f->hdr_have == size;
+}
+
 int kvmon_framer_feed(struct kvmon_framer *f, const uint8_t *buf, size_t len,
 		      kvmon_frame_fn fn, void *opaque)
 {
@@ -134,15 +149,7 @@ int kvmon_framer_feed(struct kvmon_framer *f, const uint8_t *buf, size_t len,
 
 	while (len > 0) {
 		if (f->pcap && !f->file_hdr_done) {
-			size_t n = PCAP_FILE_HDR - f->hdr_have;
-
-			if (n > len)
-				n = len;
-			memcpy(f->hdr + f->hdr_have, buf, n);
-			f->hdr_have += n;
-			buf += n;
-			len -= n;
-			if (f->hdr_have < PCAP_FILE_HDR)
+			if (!take_header(f, &buf, &len, PCAP_FILE_HDR))
 				break;
 			f->hdr_have = 0;
 			if (pcap_file_header(f) < 0)
@@ -150,15 +157,7 @@ int kvmon_framer_feed(struct kvmon_framer *f, const uint8_t *buf, size_t len,
 			continue;
 		}
 		if (f->hdr_have < hdr_size) {
-			size_t n = hdr_size - f->hdr_have;
-
-			if (n > len)
-				n = len;
-			memcpy(f->hdr + f->hdr_have, buf, n);
-			f->hdr_have += n;
-			buf += n;
-			len -= n;
-			if (f->hdr_have < hdr_size)
+			if (!take_header(f, &buf, &len, hdr_size))
 				break;
 			if (record_header(f) < 0)
 				return -1;

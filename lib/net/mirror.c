@@ -381,33 +381,11 @@ static int next_record(struct kvmon_mirror *m, int timeout_ms, size_t *pos_out,
 	}
 }
 
-int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
-		      struct kvmon_frame_info *info, int timeout_ms)
-{
-	size_t pos;
-	uint32_t len;
-	int rc;
-
-	pthread_mutex_lock(&m->lock);
-	rc = next_record(m, timeout_ms, &pos, &len);
-	if (rc == 1 && len > cap) {
-		m->tail += rec_size(len);
-		rc = kvmon_set_error(EMSGSIZE, "frame of %u bytes > buffer", len);
-	} else if (rc == 1) {
-		memcpy(&info->ts_ns, m->ring + pos + 8, 8);
-		info->len = len;
-		memcpy(buf, m->ring + pos + REC_HDR, len);
-		m->tail += rec_size(len);
-	}
-	pthread_mutex_unlock(&m->lock);
-	return rc;
-}
-
 int kvmon_mirror_next_ref(struct kvmon_mirror *m, const uint8_t **frame,
 			  struct kvmon_frame_info *info, int timeout_ms)
 {
-	size_t pos;
-	uint32_t len;
+	size_t pos = 0;
+	uint32_t len = 0;
 	int rc;
 
 	pthread_mutex_lock(&m->lock);
@@ -421,6 +399,20 @@ int kvmon_mirror_next_ref(struct kvmon_mirror *m, const uint8_t **frame,
 		m->lent = rec_size(len);
 	}
 	pthread_mutex_unlock(&m->lock);
+	return rc;
+}
+
+int kvmon_mirror_next(struct kvmon_mirror *m, uint8_t *buf, size_t cap,
+		      struct kvmon_frame_info *info, int timeout_ms)
+{
+	const uint8_t *frame;
+	int rc = kvmon_mirror_next_ref(m, &frame, info, timeout_ms);
+
+	/* The lent record is ours until the next call: copy it unlocked. */
+	if (rc == 1 && info->len > cap)
+		return kvmon_set_error(EMSGSIZE, "frame of %u bytes > buffer", info->len);
+	if (rc == 1)
+		memcpy(buf, frame, info->len);
 	return rc;
 }
 

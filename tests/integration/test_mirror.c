@@ -221,6 +221,22 @@ static void *upload_server(void *arg)
 	return NULL;
 }
 
+/* Listen on addr (host order), any port, and serve one upload in a
+ * thread; the port chosen to *port. */
+static int upload_listen(struct upload *up, uint32_t addr, uint16_t *port, pthread_t *th)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(addr);
+	up->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (up->lfd < 0 || bind(up->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(up->lfd, 1) < 0 || getsockname(up->lfd, (struct sockaddr *)&sa, &sl) < 0)
+		return -1;
+	*port = ntohs(sa.sin_port);
+	return pthread_create(th, NULL, upload_server, up) == 0 ? 0 : -1;
+}
+
 struct hits {
 	int n;
 	uint32_t sid;
@@ -282,23 +298,7 @@ static long sh_num(const char *cmd)
 
 /* ---- a tap netdev with vnet_hdr=on, hot-added to the running VM: its
  * frames carry a virtio-net header QEMU does not announce in filter-dump's
- * pcap, so the mirror must use filter-mirror with vnet_hdr_support and
- * strip it (checked by the frames parsing as the real traffic). */
-static char tap_name[16];
-
-static void tap_cleanup(void)
-{
-	char cmd[64];
-
-	if (!tap_name[0])
-		return;
-	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", tap_name);
-	if (system(cmd) != 0) {
-		/* already gone */
-	}
-	tap_name[0] = '\0';
-}
-
+ * pcap; checked by the frames parsing as the real traffic. */
 static void tap_mirror(struct kvmon_vm *vm, struct tctl *c, const char *net,
 		       const char *want)
 {
@@ -319,22 +319,19 @@ static void tap_mirror(struct kvmon_vm *vm, struct tctl *c, const char *net,
 		return;
 
 	struct upload up = { .want = 300000 };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
+	struct in_addr ia;
+	uint16_t port = 0;
 	pthread_t th;
 	struct frames *fr = calloc(1, sizeof(*fr));
 	struct buf ms = { 0 };
 
 	snprintf(cmd, sizeof(cmd), "%s.1", net);
-	inet_pton(AF_INET, cmd, &sa.sin_addr);
-	up.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	bind(up.lfd, (struct sockaddr *)&sa, sizeof(sa));
-	listen(up.lfd, 1);
-	getsockname(up.lfd, (struct sockaddr *)&sa, &sl);
-	pthread_create(&th, NULL, upload_server, &up);
+	inet_pton(AF_INET, cmd, &ia);
+	if (upload_listen(&up, ntohl(ia.s_addr), &port, &th) < 0)
+		bail("upload listener: %s", strerror(errno));
 	snprintf(cmd, sizeof(cmd),
 		 "head -c 300000 /dev/urandom > /tmp/up2.bin && ping -c 2 -W 2 %s.1 >/dev/null; "
-		 "nc %s.1 %d < /tmp/up2.bin; rm -f /tmp/up2.bin", net, net, ntohs(sa.sin_port));
+		 "nc %s.1 %d < /tmp/up2.bin; rm -f /tmp/up2.bin", net, net, port);
 	rc = tctl_run(c, cmd, &out, 120000);
 	free(out);
 	pthread_join(th, NULL);
@@ -342,7 +339,7 @@ static void tap_mirror(struct kvmon_vm *vm, struct tctl *c, const char *net,
 	collect(m, fr, 1500);
 	ok(rc == 0 && up.got.len == 300000,
 	   "%s: host received the guest's 300000 bytes over the tap (%zu)", want, up.got.len);
-	stream_of(fr, 0, ntohs(sa.sin_port), &ms);
+	stream_of(fr, 0, port, &ms);
 	ok(ms.len == up.got.len && !memcmp(ms.p, up.got.p, up.got.len),
 	   "%s: the upload appears byte-for-byte in the mirror, no virtio-net header "
 	   "(%zu of %zu bytes, %zu frames)", want, ms.len, up.got.len, fr->n);
@@ -371,38 +368,13 @@ static void tap_mirror(struct kvmon_vm *vm, struct tctl *c, const char *net,
 
 static void tap_netdev(struct kvmon_vm *vm, struct tctl *c)
 {
-	char cmd[1024], *out = NULL, net[16];
-	int pid = (int)getpid(), rc;
-	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+	char net[16];
+	bool added = tguest_add_tap(vm, c, "kvv", net) == 0;
 
-	/* A subnet of this test process, so concurrent runs never meet. */
-	snprintf(net, sizeof(net), "10.%d.%d", 200 + pid % 50, (pid / 50) % 250);
-	snprintf(tap_name, sizeof(tap_name), "kvv%d", pid % 100000);
-	atexit(tap_cleanup);
-	snprintf(cmd, sizeof(cmd),
-		 "ip tuntap add dev %s mode tap && ip addr add %s.1/24 dev %s && "
-		 "ip link set %s up", tap_name, net, tap_name, tap_name);
-	ok(system(cmd) == 0, "host tap %s (%s.1/24) created", tap_name, net);
-	snprintf(cmd, sizeof(cmd),
-		 "{\"type\":\"tap\",\"id\":\"tapnet\",\"ifname\":\"%s\",\"script\":\"no\","
-		 "\"downscript\":\"no\",\"vnet_hdr\":true}", tap_name);
-	rc = kvmon_qmp_execute(q, "netdev_add", cmd, NULL);
-	rc |= kvmon_qmp_execute(q, "device_add",
-				"{\"driver\":\"virtio-net-pci\",\"netdev\":\"tapnet\","
-				"\"id\":\"tapnic\",\"mac\":\"52:54:00:ab:cd:ef\"}", NULL);
-	ok(rc == 0, "tap netdev (vnet_hdr=on) and a virtio NIC hot-added%s%s",
-	   rc ? ": " : "", rc ? kvmon_get_error() : "");
-	snprintf(cmd, sizeof(cmd),
-		 "for i in $(seq 100); do d=$(grep -l 52:54:00:ab:cd:ef "
-		 "/sys/class/net/*/address 2>/dev/null | cut -d/ -f5); "
-		 "[ -n \"$d\" ] && break; sleep 0.1; done; [ -n \"$d\" ] && "
-		 "ip addr add %s.2/24 dev $d && ip link set $d up && echo $d", net);
-	rc = tctl_run(c, cmd, &out, 60000);
-	ok(rc == 0 && out && out[0], "guest sees the NIC and configures it (%s)",
-	   out ? out : "nothing");
-	free(out);
-	out = NULL;
-
+	ok(added, "tap netdev (vnet_hdr=on) and a virtio NIC hot-added, the guest "
+	   "configured it (%s.2/24)", net);
+	if (!added)
+		return;
 	/* Default: a packet socket on the host side of the tap (nothing in
 	 * QEMU); then filter-mirror with vnet_hdr_support, headers stripped. */
 	static const char *const want[] = { "packet", "pipe" };
@@ -546,19 +518,14 @@ int main(void)
 
 	/* ---- guest -> host upload through the control channel */
 	struct upload up = { .want = 50000 };
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
+	uint16_t uport = 0;
 	pthread_t th;
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	up.lfd = socket(AF_INET, SOCK_STREAM, 0);
-	bind(up.lfd, (struct sockaddr *)&sa, sizeof(sa));
-	listen(up.lfd, 1);
-	getsockname(up.lfd, (struct sockaddr *)&sa, &sl);
-	pthread_create(&th, NULL, upload_server, &up);
+	if (upload_listen(&up, INADDR_LOOPBACK, &uport, &th) < 0)
+		bail("upload listener: %s", strerror(errno));
 	snprintf(cmd, sizeof(cmd),
 		 "head -c 50000 /dev/urandom > /tmp/up.bin && "
-		 "nc 10.0.2.2 %d < /tmp/up.bin; rm -f /tmp/up.bin", ntohs(sa.sin_port));
+		 "nc 10.0.2.2 %d < /tmp/up.bin; rm -f /tmp/up.bin", uport);
 	rc = tctl_run(c, cmd, &out, 60000);
 	free(out);
 	pthread_join(th, NULL);
@@ -567,7 +534,7 @@ int main(void)
 	   up.got.len);
 	collect(m, fr, 1500);
 	ms.len = 0;
-	stream_of(fr, 0, ntohs(sa.sin_port), &ms);
+	stream_of(fr, 0, uport, &ms);
 	ok(ms.len == up.got.len && !memcmp(ms.p, up.got.p, up.got.len),
 	   "guest-initiated upload appears byte-for-byte, once (%zu of %zu bytes)",
 	   ms.len, up.got.len);

@@ -420,3 +420,58 @@ int tctl_check(struct tctl *c, const char *cmd)
 	free(out);
 	return rc;
 }
+
+static char tap_name[16];
+
+static void tap_cleanup(void)
+{
+	char cmd[64];
+
+	if (!tap_name[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "ip link del %s 2>/dev/null", tap_name);
+	if (system(cmd) != 0)
+		fprintf(stderr, "tguest: could not remove %s\n", tap_name);
+	tap_name[0] = '\0';
+}
+
+int tguest_add_tap(struct kvmon_vm *vm, struct tctl *c, const char *prefix, char net[16])
+{
+	char cmd[768], *out = NULL;
+	int pid = (int)getpid(), rc;
+	struct kvmon_qmp *q = kvmon_vm_qmp(vm);
+
+	/* A subnet of this process, so concurrent runs never meet. */
+	snprintf(net, 16, "10.%d.%d", 200 + pid % 50, (pid / 50) % 250);
+	snprintf(tap_name, sizeof(tap_name), "%.4s%d", prefix, pid % 100000);
+	atexit(tap_cleanup);
+	snprintf(cmd, sizeof(cmd), "ip tuntap add dev %s mode tap && ip addr add %s.1/24 dev %s "
+		 "&& ip link set %s up", tap_name, net, tap_name, tap_name);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "tguest: cannot create tap %s\n", tap_name);
+		tap_name[0] = '\0';
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "{\"type\":\"tap\",\"id\":\"tapnet\",\"ifname\":\"%s\",\"script\":\"no\","
+		 "\"downscript\":\"no\",\"vnet_hdr\":true}", tap_name);
+	if (kvmon_qmp_execute(q, "netdev_add", cmd, NULL) < 0 ||
+	    kvmon_qmp_execute(q, "device_add", "{\"driver\":\"virtio-net-pci\","
+			      "\"netdev\":\"tapnet\",\"id\":\"tapnic\","
+			      "\"mac\":\"52:54:00:ab:cd:ef\"}", NULL) < 0) {
+		fprintf(stderr, "tguest: hot-adding the tap NIC: %s\n", kvmon_get_error());
+		return -1;
+	}
+	/* The guest probes the hot-added NIC on its own; wait for it. */
+	snprintf(cmd, sizeof(cmd),
+		 "for i in $(seq 100); do d=$(grep -l 52:54:00:ab:cd:ef "
+		 "/sys/class/net/*/address 2>/dev/null | cut -d/ -f5); "
+		 "[ -n \"$d\" ] && break; sleep 0.1; done; [ -n \"$d\" ] && "
+		 "ip addr add %s.2/24 dev $d && ip link set $d up", net);
+	rc = tctl_run(c, cmd, &out, 60000);
+	if (rc != 0)
+		fprintf(stderr, "tguest: guest did not configure the tap NIC: %s\n",
+			out ? out : "");
+	free(out);
+	return rc == 0 ? 0 : -1;
+}

@@ -44,5 +44,11 @@ void *tb64_decode(const char *text, size_t *len);
 
 /* Is dir a mount point of this process's mount namespace (mountinfo)? */
 bool tguest_mounted(const char *dir);
+/* A tap netdev "tapnet" (vnet_hdr=on, as libvirt sets one up) and a virtio
+ * NIC "tapnic" hot-added to the running vm: the host side is <net>.1/24
+ * on a tap named <prefix><pid>, the guest side <net>.2 (configured
+ * through c). net receives "10.x.y", a subnet of this process. The tap is
+ * removed at exit. 0, or -1 with a message on stderr. */
+int tguest_add_tap(struct kvmon_vm *vm, struct tctl *c, const char *prefix, char net[16]);
 
 #endif
