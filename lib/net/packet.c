@@ -119,19 +119,15 @@ unsigned packet_drops(int fd)
  * ifname ("iff:\t<name>" line)? */
 static bool fd_is_tap(const char *path, const char *ifname)
 {
-	char buf[1024], want[32];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char want[32], *text = kvmon_read_file(path, 4096, NULL);
+	bool yes;
 
-	if (fd < 0)
+	if (!text)
 		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
 	snprintf(want, sizeof(want), "iff:\t%s\n", ifname);
-	return strstr(buf, want) != NULL;
+	yes = strstr(text, want) != NULL;
+	free(text);
+	return yes;
 }
 
 /*
