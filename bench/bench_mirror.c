@@ -455,64 +455,8 @@ static struct cpu cpu_now(pid_t qemu)
 
 static const char *used_transport = "?";
 
-static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_path,
-				long *bytes, long *frames, long *dropped)
-{
-	struct consumer cs = { 0 };
-	struct kvmon_mirror_stats st;
-	pthread_t th;
-
-	cs.m = kvmon_mirror_attach(vm, mirror_netdev, 0);
-	cs.p = kvmon_pcap_open(pcap_path, 0, 0);
-	if (!cs.m || !cs.p) {
-		fprintf(stderr, "bench: mirror: %s\n", kvmon_get_error());
-		kvmon_mirror_close(cs.m);
-		if (cs.p)
-			kvmon_pcap_close(cs.p);
-		return -1;
-	}
-	used_transport = kvmon_mirror_id(cs.m, "transport");
-	atomic_store(&consumer_stop, 0);
-	pthread_create(&th, NULL, consumer_main, &cs);
-	double t = download(port, "/big.bin", bytes);
-
-	usleep(200000);
-	atomic_store(&consumer_stop, 1);
-	pthread_join(th, NULL);
-	kvmon_mirror_stats(cs.m, &st);
-	*frames += cs.frames;
-	*dropped += (long)st.dropped;
-	kvmon_mirror_close(cs.m);
-	kvmon_pcap_close(cs.p);
-	unlink(pcap_path);
-	return t;
-}
-
-/*
- * --steady: one download after another without pause, while mirroring is
- * switched on and off in slots of slot_ms; bytes per slot give the rate.
- * A slot is measured from 50 ms after attach (or the same pause) to before
- * detach: an IDS attaches once and mirrors for hours, so what counts is
- * the cost per frame, not the one-time QMP work. Neighbouring slots share
- * the machine's load far more than whole downloads back to back do, so
- * the per-pair ratios scatter less on a shared machine.
- */
-struct loop_arg {
-	int port;
-	atomic_int stop;
-};
-
-static void *download_loop(void *arg)
-{
-	struct loop_arg *a = arg;
-	long b;
-
-	while (!atomic_load(&a->stop))
-		if (download(a->port, "/big.bin", &b) < 0)
-			usleep(10000);
-	return NULL;
-}
-
+/* Mirroring on: attach, pcap output, a consumer thread (as kvmon mirror
+ * -w runs); off: all of it stopped again, frames and drops added up. */
 struct slot_mirror {
 	struct consumer cs;
 	pthread_t th;
@@ -539,15 +483,53 @@ static void slot_off(struct slot_mirror *s, const char *pcap_path, long *frames,
 {
 	struct kvmon_mirror_stats st;
 
-	/* Detach first: frames QEMU wrote before are still consumed. */
-	kvmon_mirror_stats(s->cs.m, &st);
 	atomic_store(&consumer_stop, 1);
 	pthread_join(s->th, NULL);
+	kvmon_mirror_stats(s->cs.m, &st);
 	*frames += s->cs.frames;
 	*dropped += (long)st.dropped;
 	kvmon_mirror_close(s->cs.m);
 	kvmon_pcap_close(s->cs.p);
 	unlink(pcap_path);
+}
+
+static double mirrored_download(struct kvmon_vm *vm, int port, const char *pcap_path,
+				long *bytes, long *frames, long *dropped)
+{
+	struct slot_mirror sm;
+
+	if (slot_on(vm, &sm, pcap_path) < 0)
+		return -1;
+	double t = download(port, "/big.bin", bytes);
+
+	usleep(200000); /* the consumer takes what is still queued */
+	slot_off(&sm, pcap_path, frames, dropped);
+	return t;
+}
+
+/*
+ * --steady: one download after another without pause, while mirroring is
+ * switched on and off in slots of slot_ms; bytes per slot give the rate.
+ * A slot is measured from 50 ms after attach (or the same pause) to before
+ * detach: an IDS attaches once and mirrors for hours, so what counts is
+ * the cost per frame, not the one-time QMP work. Neighbouring slots share
+ * the machine's load far more than whole downloads back to back do, so
+ * the per-pair ratios scatter less on a shared machine.
+ */
+struct loop_arg {
+	int port;
+	atomic_int stop;
+};
+
+static void *download_loop(void *arg)
+{
+	struct loop_arg *a = arg;
+	long b;
+
+	while (!atomic_load(&a->stop))
+		if (download(a->port, "/big.bin", &b) < 0)
+			usleep(10000);
+	return NULL;
 }
 
 static double median_of(double *v, int n);

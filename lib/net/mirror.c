@@ -686,6 +686,14 @@ static struct kvmon_mirror *attach_fd(struct kvmon_qmp *q, size_t ring_bytes,
 	return mirror_on_fd(q, ring_bytes, chardev_id, sv[0], false, vnet);
 }
 
+/* Bursts must land in the pipe while the receiver sleeps between batches;
+ * above pipe-max-size only with CAP_SYS_RESOURCE. */
+static void pipe_grow(int fd)
+{
+	if (fcntl(fd, F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
+		fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+}
+
 /*
  * A pipe whose write end goes to QEMU with QMP add-fd, for an object that
  * opens /dev/fdset/N. The read end to *rfd; -1 (nothing in QEMU) on
@@ -700,10 +708,7 @@ static int64_t pipe_to_fdset(struct kvmon_qmp *q, const char *opaque, int *rfd)
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -1;
-	/* Bursts must land in the pipe while the receiver sleeps between
-	 * batches; above pipe-max-size only with CAP_SYS_RESOURCE. */
-	if (fcntl(p[1], F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
-		fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+	pipe_grow(p[1]);
 	a = json_object_new_object();
 	json_object_object_add(a, "opaque", json_object_new_string(opaque));
 	int rc = kvmon_qmp_call_fd(q, "add-fd", a, p[1], &ret);
@@ -818,11 +823,7 @@ static struct kvmon_mirror *attach_dump(struct kvmon_vm *vm, struct kvmon_qmp *q
 	if (mkfifo(path, 0600) == 0)
 		rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (rfd >= 0) {
-		/* Bursts must land in the pipe while the receiver sleeps
-		 * between batches; above pipe-max-size only with
-		 * CAP_SYS_RESOURCE. */
-		if (fcntl(rfd, F_SETPIPE_SZ, SNDBUF_BYTES) < 0)
-			fcntl(rfd, F_SETPIPE_SZ, 1 << 20);
+		pipe_grow(rfd);
 		a = json_object_new_object();
 		json_object_object_add(a, "qom-type", json_object_new_string("filter-dump"));
 		json_object_object_add(a, "id", json_object_new_string(filter_id));
@@ -1009,8 +1010,6 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 	if (t == T_PACKET && (strcmp(type, "tap") || !ifname[0] ||
 			      !packet_tap_of(kvmon_vm_pid(vm), ifname)))
 		t = T_DUMP;
-	if (t == T_DUMP && vnet)
-		t = T_PIPE;
 	switch (t) {
 	case T_PACKET:
 		if ((m = attach_packet(ring_bytes, ifname))) {
@@ -1019,16 +1018,12 @@ struct kvmon_mirror *kvmon_mirror_attach(struct kvmon_vm *vm, const char *netdev
 		}
 		/* fall through */
 	case T_DUMP:
-		if (vnet)
-			goto mirror;
-
-		if ((m = attach_dump(vm, q, ring_bytes, netdev, filter_id, n))) {
+		if (!vnet && (m = attach_dump(vm, q, ring_bytes, netdev, filter_id, n))) {
 			m->transport = "dump";
 			break;
 		}
 		/* fall through */
 	case T_PIPE:
-mirror:
 		if ((m = attach_pipe(q, ring_bytes, chardev_id, vnet))) {
 			m->transport = "pipe";
 			break;

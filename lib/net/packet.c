@@ -68,8 +68,17 @@ struct packet_batch *packet_batch_new(void)
 		free(b);
 		b = NULL;
 	}
-	if (!b)
+	if (!b) {
 		kvmon_set_error(ENOMEM, "out of memory");
+		return NULL;
+	}
+	/* recvmmsg only writes msg_len and the flags: set up once */
+	for (unsigned i = 0; i < PACKET_BATCH; i++) {
+		b->iov[i].iov_base = b->bufs + (size_t)i * KVMON_NET_MAX_FRAME;
+		b->iov[i].iov_len = KVMON_NET_MAX_FRAME;
+		b->msg[i].msg_hdr.msg_iov = &b->iov[i];
+		b->msg[i].msg_hdr.msg_iovlen = 1;
+	}
 	return b;
 }
 
@@ -82,13 +91,6 @@ void packet_batch_free(struct packet_batch *b)
 
 int packet_recv(int fd, struct packet_batch *b)
 {
-	for (unsigned i = 0; i < PACKET_BATCH; i++) {
-		b->iov[i].iov_base = b->bufs + (size_t)i * KVMON_NET_MAX_FRAME;
-		b->iov[i].iov_len = KVMON_NET_MAX_FRAME;
-		memset(&b->msg[i], 0, sizeof(b->msg[i]));
-		b->msg[i].msg_hdr.msg_iov = &b->iov[i];
-		b->msg[i].msg_hdr.msg_iovlen = 1;
-	}
 	int n = recvmmsg(fd, b->msg, PACKET_BATCH, MSG_DONTWAIT | MSG_TRUNC, NULL);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
