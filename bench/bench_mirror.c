@@ -11,9 +11,12 @@
  *     over QEMU user networking (the bundled guest's net0) or, --tap, over
  *     a tap netdev hot-added to it.
  * Usage: bench_mirror [--no-guest | --guest-only] [--pairs N | --steady SECONDS]
- *                     [--mb N] [--tap]
+ *                     [--compare-sched] [--mb N] [--tap]
  *                     [--listen | --transport packet|dump|pipe|socketpair|listen]
  * (the source kvmon tries first; default: the library's choice)
+ * --compare-sched (with --steady): every other two pairs of slots run the
+ * receiver and the consumer under the default scheduling policy instead of
+ * SCHED_BATCH, and the two medians are printed side by side.
  */
 #define _GNU_SOURCE
 #include "kvmon.h"
@@ -22,6 +25,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -325,6 +329,11 @@ static void *consumer_main(void *arg)
 	struct consumer *c = arg;
 	const uint8_t *buf;
 	struct kvmon_frame_info fi;
+	const char *pol = getenv("KVMON_MIRROR_SCHED");
+	struct sched_param sp = { 0 };
+
+	if (!pol || strcmp(pol, "normal") != 0) /* as kvmon mirror's consumer */
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
 
 	/* As kvmon mirror -w does: frames go from the ring to the pcap. */
 	while (!atomic_load(&consumer_stop)) {
@@ -342,6 +351,7 @@ static uint32_t dl_addr = INADDR_LOOPBACK; /* host order */
 static const char *mirror_netdev;          /* NULL: net0 */
 
 static atomic_long dl_total; /* bytes read by every download so far */
+static bool compare_sched;   /* --compare-sched */
 
 static double download(int port, const char *path, long *bytes)
 {
@@ -535,6 +545,35 @@ static void *download_loop(void *arg)
 static double median_of(double *v, int n);
 static void median_ci(const double *v, int n, double *lo, double *hi);
 
+/* --compare-sched: pairs 0,1, 4,5, ... ran under the default policy, the
+ * others under SCHED_BATCH; the same off slots are the baseline of both. */
+static void print_sched_split(const double *ratio, int npairs)
+{
+	double *a = calloc((size_t)npairs, sizeof(double)), *b = calloc((size_t)npairs, sizeof(double));
+	int na = 0, nb = 0;
+	double alo, ahi, blo, bhi;
+
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return;
+	}
+	for (int k = 0; k < npairs; k++) {
+		if ((k / 2) % 2 == 0)
+			a[na++] = ratio[k];
+		else
+			b[nb++] = ratio[k];
+	}
+	median_ci(a, na, &alo, &ahi);
+	median_ci(b, nb, &blo, &bhi);
+	printf("  %-40s %6.1f%%  (95%% interval %.1f%% .. %.1f%%, %d pairs)\n",
+	       "receiver, consumer: default policy", median_of(a, na), alo, ahi, na);
+	printf("  %-40s %6.1f%%  (95%% interval %.1f%% .. %.1f%%, %d pairs)\n",
+	       "receiver, consumer: SCHED_BATCH", median_of(b, nb), blo, bhi, nb);
+	free(a);
+	free(b);
+}
+
 static void bench_steady(struct kvmon_vm *vm, int port, const char *pcap_path, int seconds,
 			 int slot_ms, bool tap)
 {
@@ -557,6 +596,11 @@ static void bench_steady(struct kvmon_vm *vm, int port, const char *pcap_path, i
 		/* Pairs alternate their order: off,on, on,off, off,on, ... */
 		bool on = ((i / 2) % 2 == 0) ? (i % 2 == 1) : (i % 2 == 0);
 		struct slot_mirror sm;
+
+		if (compare_sched && (i / 4) % 2 == 0) /* pairs 0,1, 4,5, ...: default */
+			setenv("KVMON_MIRROR_SCHED", "normal", 1);
+		else if (compare_sched)
+			unsetenv("KVMON_MIRROR_SCHED");
 		bool attached = on && slot_on(vm, &sm, pcap_path) == 0;
 
 		usleep(50000); /* both kinds of slot: settle after the QMP work */
@@ -602,6 +646,8 @@ static void bench_steady(struct kvmon_vm *vm, int port, const char *pcap_path, i
 	       "median %.1f%% .. %.1f%%; target <= 3%%)\n", med, clo, chi);
 	printf("  %-40s %+.1f%%\n", "all off slots / all on slots - 1",
 	       (off_b / off_t) / (on_b / on_t) * 100 - 100);
+	if (compare_sched)
+		print_sched_split(ratio, npairs);
 	free(rate);
 	free(ratio);
 }
@@ -836,8 +882,10 @@ int main(int argc, char **argv)
 			tap = true;
 		else if (!strcmp(argv[i], "--steady") && i + 1 < argc)
 			steady = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--compare-sched"))
+			compare_sched = true;
 		else {
-			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N | --steady SECONDS] [--mb N] [--tap] [--listen | --transport packet|dump|pipe|socketpair|listen]\n");
+			fprintf(stderr, "usage: bench_mirror [--no-guest | --guest-only] [--pairs N | --steady SECONDS [--compare-sched]] [--mb N] [--tap] [--listen | --transport packet|dump|pipe|socketpair|listen]\n");
 			return 2;
 		}
 	}

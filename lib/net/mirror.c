@@ -19,6 +19,7 @@
 #include <net/if.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,7 @@ struct kvmon_mirror {
 	int lfd, cfd, wakefd;
 	pthread_t thread;
 	bool thread_started;
+	bool sched_batch;        /* receiver runs as SCHED_BATCH */
 	struct kvmon_framer *framer;
 
 	pthread_mutex_t lock;
@@ -85,6 +87,16 @@ static size_t rec_size(size_t len)
 static int ring_push(void *opaque, const uint8_t *frame, size_t len)
 {
 	struct kvmon_mirror *m = opaque;
+
+	/* Empty (nothing queued or lent): start over at offset 0, so a reader
+	 * that keeps up works in the same few cache-hot pages instead of
+	 * streaming through (and first faulting in) the whole ring. */
+	if (m->head == m->tail && m->head % m->cap) {
+		uint64_t skip = m->cap - m->head % m->cap;
+
+		m->head += skip;
+		m->tail += skip;
+	}
 	size_t need = rec_size(len), pos = (size_t)(m->head % m->cap);
 	size_t free_ = m->cap - (size_t)(m->head - m->tail);
 	size_t to_end = m->cap - pos;
@@ -188,6 +200,12 @@ static void *rx_thread(void *arg)
 {
 	struct kvmon_mirror *m = arg;
 
+	if (m->sched_batch) {
+		struct sched_param sp = { 0 };
+
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	}
+
 	for (;;) {
 		struct pollfd p[3] = {
 			{ .fd = m->wakefd, .events = POLLIN },
@@ -290,8 +308,25 @@ static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr, bool pc
 	return m;
 }
 
+/*
+ * The receiver has a 1 MiB pipe and the ring as slack, so it need not run
+ * the moment it wakes; QEMU's vCPU and main-loop threads do, and on a
+ * small host the receiver's wake-ups otherwise preempt them. SCHED_BATCH
+ * keeps the receiver's normal share of the CPU but never preempts a
+ * running thread on wake-up: the guest's slowdown under user networking
+ * was lower in each interleaved comparison (bench_mirror --compare-sched,
+ * docs/network.md). KVMON_MIRROR_SCHED=normal keeps the default policy.
+ */
+static bool want_sched_batch(void)
+{
+	const char *s = getenv("KVMON_MIRROR_SCHED");
+
+	return !s || strcmp(s, "normal") != 0;
+}
+
 static int mirror_start(struct kvmon_mirror *m)
 {
+	m->sched_batch = want_sched_batch();
 	if (pthread_create(&m->thread, NULL, rx_thread, m))
 		return kvmon_set_error(EAGAIN, "cannot start the receiver thread");
 	m->thread_started = true;

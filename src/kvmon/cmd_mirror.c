@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * kvmon mirror: copy every frame a running VM sends and receives (QEMU
- * filter-mirror, attached at run time, removed on exit) to pcap files or
+ * kvmon mirror: copy every frame a running VM sends and receives (the tap's
+ * packet socket, or a QEMU filter-dump or filter-mirror attached at run
+ * time and removed on exit) to pcap files or
  * a pcap stream, a flow log, and the built-in signature matcher whose
  * alerts use the shared alert format of `kvmon watch`.
  */
@@ -9,12 +10,27 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The consumer, like the library's receiver, runs as SCHED_BATCH: the
+ * ring is its slack, and its wake-ups must not preempt the QEMU threads
+ * of the VM it mirrors (docs/network.md). KVMON_MIRROR_SCHED=normal
+ * keeps the default policy. */
+static void consumer_sched(void)
+{
+	const char *s = getenv("KVMON_MIRROR_SCHED");
+	struct sched_param sp = { 0 };
+
+	if (!s || strcmp(s, "normal") != 0)
+		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+}
 
 static const char mirror_usage[] =
 	"Usage: kvmon mirror [VM] [OPTIONS]\n"
@@ -41,6 +57,9 @@ static const char mirror_usage[] =
 	COMMON_HELP
 	"A summary (frames, bytes, drops, malformed) goes to stderr, or to\n"
 	"stdout as JSON with --json (not with -w -).\n"
+	"Environment: KVMON_MIRROR_TRANSPORT=packet|dump|pipe|socketpair|listen\n"
+	"is the source to try first; KVMON_MIRROR_SCHED=normal runs the receiver and the\n"
+	"consumer without SCHED_BATCH.\n"
 	"Exit: 0 ok, 1 alerts were raised, 2 error.\n";
 
 enum { OPT_ROT_SIZE = OPT_FIRST_LOCAL, OPT_ROT_SEC, OPT_FLOWS, OPT_RULES,
@@ -292,6 +311,7 @@ int cmd_mirror(int argc, char **argv)
 	}
 	/* QEMU allows one QMP client: let others in while we capture. */
 	kvmon_vm_disconnect(vm);
+	consumer_sched();
 	fprintf(stderr, "kvmon mirror: mirroring %s (netdev %s)\n", x.vm,
 		netdev ? netdev : "net0");
 	struct timespec t0;

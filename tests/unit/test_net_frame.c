@@ -9,7 +9,9 @@
 #include "kvmon.h"
 #include "../tap.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,6 +255,129 @@ static void test_receiver(void)
 	   "bad socket path: clear error (%s)", kvmon_get_error());
 }
 
+/* Threads of this process under SCHED_BATCH (field 41 of task stat). */
+static int batch_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char p[300], buf[1024];
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/self/task/%s/stat", e->d_name);
+		if (!(f = fopen(p, "r")))
+			continue;
+		size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+
+		fclose(f);
+		buf[len] = '\0';
+		char *q = strrchr(buf, ')');
+		int field = 2;
+
+		for (; q && *q && field < 41; q++)
+			if (*q == ' ')
+				field++;
+		if (q && atoi(q) == SCHED_BATCH)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static int wait_batch_threads(int want)
+{
+	int n = -1;
+
+	for (int i = 0; i < 100 && (n = batch_threads()) != want; i++)
+		usleep(10000);
+	return n;
+}
+
+/* The receiver thread yields to QEMU's threads (SCHED_BATCH) unless
+ * KVMON_MIRROR_SCHED=normal; the caller's own thread is left alone. */
+static void test_receiver_sched(void)
+{
+	char dir[] = "/tmp/kvmon-tnet-XXXXXX", path[128];
+	struct kvmon_mirror *m;
+
+	if (!mkdtemp(dir))
+		bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/s", dir);
+	ok(batch_threads() == 0, "no SCHED_BATCH thread before the receiver");
+	m = kvmon_mirror_listen(path, 0, false);
+	ok(m && wait_batch_threads(1) == 1, "the receiver thread runs as SCHED_BATCH");
+	ok(sched_getscheduler(0) == SCHED_OTHER, "the caller's thread keeps its policy");
+	kvmon_mirror_close(m);
+	ok(batch_threads() == 0, "none left after close");
+	setenv("KVMON_MIRROR_SCHED", "normal", 1);
+	m = kvmon_mirror_listen(path, 0, false);
+	usleep(100000);
+	ok(m && batch_threads() == 0, "KVMON_MIRROR_SCHED=normal: default policy");
+	kvmon_mirror_close(m);
+	unsetenv("KVMON_MIRROR_SCHED");
+	rmdir(dir);
+}
+
+/* Frames keep their order and content across many passes over the ring,
+ * whether the consumer empties it (the ring starts over at offset 0) or
+ * leaves some behind (it wraps). */
+static void test_ring_passes(void)
+{
+	char dir[] = "/tmp/kvmon-tnet-XXXXXX", path[128];
+	static uint8_t stream[64 * 1100];
+	uint8_t frame[1000], got[2048];
+	struct kvmon_frame_info fi;
+	struct kvmon_mirror *m;
+	uint32_t next_in = 0, next_out = 0;
+	bool in_order = true;
+	int fd;
+
+	if (!mkdtemp(dir))
+		bail("mkdtemp");
+	snprintf(path, sizeof(path), "%s/s", dir);
+	m = kvmon_mirror_listen(path, 256 << 10, false);
+	fd = m ? connect_to(path) : -1;
+	for (int round = 0; fd >= 0 && round < 400 && in_order; round++) {
+		size_t len = 0;
+
+		for (int i = 0; i < 64; i++, next_in++) {
+			memset(frame, (int)(next_in & 0xff), sizeof(frame));
+			memcpy(frame, &next_in, 4);
+			len += rec(stream + len, frame, 900 + (next_in % 100), -1);
+		}
+		if (write(fd, stream, len) != (ssize_t)len)
+			break;
+		/* Odd rounds leave 10 frames queued, even rounds empty the ring. */
+		uint32_t until = next_in - (round % 2 ? 10 : 0);
+
+		while (next_out < until && in_order) {
+			uint32_t seq;
+
+			if (kvmon_mirror_next(m, got, sizeof(got), &fi, 2000) != 1)
+				break;
+			memcpy(&seq, got, 4);
+			in_order = seq == next_out && fi.len == 900 + (seq % 100) &&
+				   got[fi.len - 1] == (uint8_t)(seq & 0xff);
+			next_out++;
+		}
+	}
+	struct kvmon_mirror_stats st = { 0 };
+
+	if (m)
+		kvmon_mirror_stats(m, &st);
+	ok(in_order && next_out >= 25600 - 10 && st.dropped == 0,
+	   "%u frames through a 256 KiB ring in order and intact, none dropped", next_out);
+	if (fd >= 0)
+		close(fd);
+	kvmon_mirror_close(m);
+	rmdir(dir);
+}
+
 /* A pcap file header and records as QEMU's filter-dump writes them (the
  * writer's byte order); swap writes the other order. */
 static void put32(uint8_t *p, uint32_t v, bool swap)
@@ -374,5 +499,7 @@ int main(void)
 	test_framer();
 	test_pcap_framer();
 	test_receiver();
+	test_receiver_sched();
+	test_ring_passes();
 	return tap_done();
 }
