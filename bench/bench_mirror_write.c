@@ -8,8 +8,10 @@
  * the mirror receiver does; it prints the writer's CPU time per frame.
  * Then filter-dump's pattern (one writev of a 16-byte pcap record header
  * and the frame, in bursts of 30 frames a millisecond as the guest sends)
- * into a FIFO on /tmp and on /dev/shm, drained every 1 ms, against
- * /dev/null as the baseline: what QEMU pays per frame under its lock.
+ * into a FIFO on /tmp and on /dev/shm, drained every 1 ms, and into a
+ * tmpfs file (its pages allocated as written, allocated beforehand, or
+ * the same hot page rewritten), against /dev/null as the baseline: what
+ * QEMU pays per frame under its lock for each kind of file it can open().
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -83,12 +85,58 @@ static double run(bool use_pipe)
 	return dt;
 }
 
+enum file_kind { TMPFS_GROW, TMPFS_PREALLOC, TMPFS_HOT };
+
+/* Writer CPU per frame (µs), less the pacing's own CPU, for the
+ * filter-dump pattern into wfd; at offset 0 every time if `hot`. */
+static double paced_writes(int wfd, bool hot)
+{
+	static char frame[FRAME_LEN], rec[16];
+	struct iovec iov[2] = { { rec, sizeof(rec) }, { frame, FRAME_LEN } };
+	double t0 = thread_cpu_s(), pace = 0;
+
+	for (int i = 0; i < FRAMES; i++) {
+		ssize_t w = hot ? pwritev(wfd, iov, 2, 0) : writev(wfd, iov, 2);
+
+		if (w != (ssize_t)sizeof(rec) + FRAME_LEN)
+			return -1;
+		if (i % 30 == 29) {
+			struct timespec t = { 0, 1000000 };
+			double p0 = thread_cpu_s();
+
+			nanosleep(&t, NULL);
+			pace += thread_cpu_s() - p0;
+		}
+	}
+	return (thread_cpu_s() - t0 - pace) / FRAMES * 1e6;
+}
+
+/* The same into a file on /dev/shm, nobody reading. */
+static double run_tmpfs(enum file_kind kind)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/dev/shm/kvmon-bench-file-%d", (int)getpid());
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+	unlink(path);
+	if (fd < 0)
+		return -1;
+	if (kind == TMPFS_PREALLOC &&
+	    fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)FRAMES * (16 + FRAME_LEN)) < 0) {
+		close(fd);
+		return -1;
+	}
+	double us = paced_writes(fd, kind == TMPFS_HOT);
+
+	close(fd);
+	return us;
+}
+
 /* Writer CPU per frame (µs) for the filter-dump pattern into `fifo_dir`'s
  * FIFO, or /dev/null if NULL, less the pacing's own CPU; -1 on error. */
 static double run_dump(const char *fifo_dir)
 {
-	static char frame[FRAME_LEN], rec[16];
-	struct iovec iov[2] = { { rec, sizeof(rec) }, { frame, FRAME_LEN } };
 	char path[256];
 	int rfd = -1, wfd;
 	pthread_t th;
@@ -109,49 +157,44 @@ static double run_dump(const char *fifo_dir)
 	} else if ((wfd = open("/dev/null", O_WRONLY)) < 0) {
 		return -1;
 	}
-	double t0 = thread_cpu_s(), pace = 0;
-
-	for (int i = 0; i < FRAMES; i++) {
-		if (writev(wfd, iov, 2) != (ssize_t)sizeof(rec) + FRAME_LEN)
-			return -1;
-		if (i % 30 == 29) {
-			struct timespec t = { 0, 1000000 };
-			double p0 = thread_cpu_s();
-
-			nanosleep(&t, NULL);
-			pace += thread_cpu_s() - p0;
-		}
-	}
-	double dt = thread_cpu_s() - t0 - pace;
+	double us = paced_writes(wfd, false);
 
 	close(wfd);
 	if (fifo_dir) {
 		pthread_join(th, NULL);
 		close(rfd);
 	}
-	return dt / FRAMES * 1e6;
+	return us;
 }
 
 static int dump_pattern(void)
 {
-	double n = 0, t = 0, m = 0;
+	double n = 0, t = 0, m = 0, g = 0, p = 0, h = 0;
 
 	for (int i = 0; i < 3; i++) {
 		double a = run_dump(NULL), b = run_dump("/tmp"), c = run_dump("/dev/shm");
+		double d = run_tmpfs(TMPFS_GROW), e = run_tmpfs(TMPFS_PREALLOC);
+		double f = run_tmpfs(TMPFS_HOT);
 
-		if (a < 0 || b < 0 || c < 0) {
+		if (a < 0 || b < 0 || c < 0 || d < 0 || e < 0 || f < 0) {
 			perror("bench_mirror_write: filter-dump pattern");
 			return 1;
 		}
 		n = i == 0 || a < n ? a : n;
 		t = i == 0 || b < t ? b : t;
 		m = i == 0 || c < m ? c : m;
+		g = i == 0 || d < g ? d : g;
+		p = i == 0 || e < p ? e : p;
+		h = i == 0 || f < h ? f : h;
 	}
 	printf("filter-dump write pattern, %d frames of %d bytes, one writev each, "
 	       "writer CPU, best of 3:\n", FRAMES, FRAME_LEN);
 	printf("  %-36s %6.2f us/frame\n", "/dev/null (baseline)", n);
 	printf("  %-36s %6.2f us/frame\n", "FIFO on /tmp", t);
 	printf("  %-36s %6.2f us/frame\n", "FIFO on /dev/shm", m);
+	printf("  %-36s %6.2f us/frame\n", "tmpfs file, nobody reading", g);
+	printf("  %-36s %6.2f us/frame\n", "  the same, pages allocated before", p);
+	printf("  %-36s %6.2f us/frame\n", "  the same page rewritten (hot)", h);
 	printf("ratio FIFO(/tmp)/null: %.1fx, FIFO(/dev/shm)/null: %.1fx\n", t / n, m / n);
 	return 0;
 }
