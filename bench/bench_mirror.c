@@ -25,7 +25,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,11 +328,8 @@ static void *consumer_main(void *arg)
 	struct consumer *c = arg;
 	const uint8_t *buf;
 	struct kvmon_frame_info fi;
-	const char *pol = getenv("KVMON_MIRROR_SCHED");
-	struct sched_param sp = { 0 };
 
-	if (!pol || strcmp(pol, "normal") != 0) /* as kvmon mirror's consumer */
-		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+	kvmon_mirror_sched_consumer(); /* as kvmon mirror's consumer */
 
 	/* As kvmon mirror -w does: frames go from the ring to the pcap. */
 	while (!atomic_load(&consumer_stop)) {
@@ -545,8 +541,13 @@ static void *download_loop(void *arg)
 static double median_of(double *v, int n);
 static void median_ci(const double *v, int n, double *lo, double *hi);
 
-/* --compare-sched: pairs 0,1, 4,5, ... ran under the default policy, the
+/* --compare-sched: pairs 0,1, 4,5, ... run under the default policy, the
  * others under SCHED_BATCH; the same off slots are the baseline of both. */
+static bool default_policy_pair(int k)
+{
+	return (k / 2) % 2 == 0;
+}
+
 static void print_sched_split(const double *ratio, int npairs)
 {
 	double *a = calloc((size_t)npairs, sizeof(double)), *b = calloc((size_t)npairs, sizeof(double));
@@ -559,7 +560,7 @@ static void print_sched_split(const double *ratio, int npairs)
 		return;
 	}
 	for (int k = 0; k < npairs; k++) {
-		if ((k / 2) % 2 == 0)
+		if (default_policy_pair(k))
 			a[na++] = ratio[k];
 		else
 			b[nb++] = ratio[k];
@@ -597,7 +598,7 @@ static void bench_steady(struct kvmon_vm *vm, int port, const char *pcap_path, i
 		bool on = ((i / 2) % 2 == 0) ? (i % 2 == 1) : (i % 2 == 0);
 		struct slot_mirror sm;
 
-		if (compare_sched && (i / 4) % 2 == 0) /* pairs 0,1, 4,5, ...: default */
+		if (compare_sched && default_policy_pair(i / 2))
 			setenv("KVMON_MIRROR_SCHED", "normal", 1);
 		else if (compare_sched)
 			unsetenv("KVMON_MIRROR_SCHED");

@@ -542,6 +542,10 @@ KVMON_API int kvmon_mirror_next_ref(struct kvmon_mirror *m, const uint8_t **fram
 				    struct kvmon_frame_info *info, int timeout_ms);
 KVMON_API void kvmon_mirror_stats(struct kvmon_mirror *m,
 				  struct kvmon_mirror_stats *st);
+/* Run the calling thread, a frame consumer, as SCHED_BATCH like the
+ * receiver thread (never preempting the VM's QEMU threads on wake-up),
+ * unless KVMON_MIRROR_SCHED=normal. 0, or -1 if the policy was refused. */
+KVMON_API int kvmon_mirror_sched_consumer(void);
 /* The QMP ids used for an attached VM ("chardev" or "filter"), else NULL;
  * "socket": the listening socket's path ("" otherwise); "transport":
  * "packet", "dump", "pipe", "socketpair" or "listen"; "netdev-type": the netdev's

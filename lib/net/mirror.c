@@ -91,13 +91,13 @@ static int ring_push(void *opaque, const uint8_t *frame, size_t len)
 	/* Empty (nothing queued or lent): start over at offset 0, so a reader
 	 * that keeps up works in the same few cache-hot pages instead of
 	 * streaming through (and first faulting in) the whole ring. */
-	if (m->head == m->tail && m->head % m->cap) {
-		uint64_t skip = m->cap - m->head % m->cap;
-
-		m->head += skip;
-		m->tail += skip;
-	}
 	size_t need = rec_size(len), pos = (size_t)(m->head % m->cap);
+
+	if (m->head == m->tail && pos) {
+		m->head += m->cap - pos;
+		m->tail = m->head;
+		pos = 0;
+	}
 	size_t free_ = m->cap - (size_t)(m->head - m->tail);
 	size_t to_end = m->cap - pos;
 	uint32_t l32 = (uint32_t)len;
@@ -196,15 +196,41 @@ static int packet_batch(struct kvmon_mirror *m)
 	return 0;
 }
 
+/*
+ * The receiver has a pipe of 1-8 MiB and the ring as slack, so it need not
+ * run the moment it wakes; QEMU's vCPU and main-loop threads do, and on a
+ * small host the receiver's wake-ups otherwise preempt them. SCHED_BATCH
+ * keeps the receiver's normal share of the CPU but never preempts a
+ * running thread on wake-up: the guest's slowdown under user networking
+ * was lower in each interleaved comparison (bench_mirror --compare-sched,
+ * docs/network.md). KVMON_MIRROR_SCHED=normal keeps the default policy.
+ */
+static bool want_sched_batch(void)
+{
+	const char *s = getenv("KVMON_MIRROR_SCHED");
+
+	return !s || strcmp(s, "normal") != 0;
+}
+
+static int sched_batch_self(void)
+{
+	struct sched_param sp = { 0 };
+	int e = pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+
+	return e ? kvmon_set_error(e, "SCHED_BATCH: %s", strerror(e)) : 0;
+}
+
+int kvmon_mirror_sched_consumer(void)
+{
+	return want_sched_batch() ? sched_batch_self() : 0;
+}
+
 static void *rx_thread(void *arg)
 {
 	struct kvmon_mirror *m = arg;
 
-	if (m->sched_batch) {
-		struct sched_param sp = { 0 };
-
-		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-	}
+	if (m->sched_batch)
+		sched_batch_self();
 
 	for (;;) {
 		struct pollfd p[3] = {
@@ -306,22 +332,6 @@ static struct kvmon_mirror *mirror_new(size_t ring_bytes, bool vnet_hdr, bool pc
 		return NULL;
 	}
 	return m;
-}
-
-/*
- * The receiver has a 1 MiB pipe and the ring as slack, so it need not run
- * the moment it wakes; QEMU's vCPU and main-loop threads do, and on a
- * small host the receiver's wake-ups otherwise preempt them. SCHED_BATCH
- * keeps the receiver's normal share of the CPU but never preempts a
- * running thread on wake-up: the guest's slowdown under user networking
- * was lower in each interleaved comparison (bench_mirror --compare-sched,
- * docs/network.md). KVMON_MIRROR_SCHED=normal keeps the default policy.
- */
-static bool want_sched_batch(void)
-{
-	const char *s = getenv("KVMON_MIRROR_SCHED");
-
-	return !s || strcmp(s, "normal") != 0;
 }
 
 static int mirror_start(struct kvmon_mirror *m)

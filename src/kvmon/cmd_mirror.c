@@ -10,27 +10,12 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The consumer, like the library's receiver, runs as SCHED_BATCH: the
- * ring is its slack, and its wake-ups must not preempt the QEMU threads
- * of the VM it mirrors (docs/network.md). KVMON_MIRROR_SCHED=normal
- * keeps the default policy. */
-static void consumer_sched(void)
-{
-	const char *s = getenv("KVMON_MIRROR_SCHED");
-	struct sched_param sp = { 0 };
-
-	if (!s || strcmp(s, "normal") != 0)
-		pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-}
 
 static const char mirror_usage[] =
 	"Usage: kvmon mirror [VM] [OPTIONS]\n"
@@ -311,7 +296,7 @@ int cmd_mirror(int argc, char **argv)
 	}
 	/* QEMU allows one QMP client: let others in while we capture. */
 	kvmon_vm_disconnect(vm);
-	consumer_sched();
+	kvmon_mirror_sched_consumer(); /* docs/network.md */
 	fprintf(stderr, "kvmon mirror: mirroring %s (netdev %s)\n", x.vm,
 		netdev ? netdev : "net0");
 	struct timespec t0;

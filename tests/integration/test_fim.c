@@ -69,7 +69,6 @@ static int bitmaps(struct kvmon_vm *vm, const char *suffix)
 	return n;
 }
 
-/* The marker bitmap the database names ("" if none). */
 /* An incremental check of an edited database: exit 2, says "tampered",
  * prints no finding (its exit status to *rc). */
 static bool refused_incremental(int *rc)
@@ -80,6 +79,7 @@ static bool refused_incremental(int *rc)
 	       tsh("test ! -s '%s/tamper.out'", dir) == 0;
 }
 
+/* The marker bitmap the database names ("" if none). */
 static void db_marker(char *name, size_t size)
 {
 	char db[4200], keyf[4200];
